@@ -1,0 +1,72 @@
+-- metric_scores: every configured metric of every customer on a 0–100 scale, by the rule
+-- for that metric in the pipeline file (the metric_rules and metric_points tables).
+--   percentile  mid-rank percentile within the portfolio of customers having the metric:
+--               100 * (customers strictly worse + half the customers tied with it) / n.
+--               Ties share a score; a lone or all-equal metric scores 50.
+--   thresholds  straight lines between the configured (value, score) points; below the
+--               first point its score, above the last point its score.
+-- Either way a better value never gets a lower score.
+WITH metric_values AS (
+    SELECT customer_id, metric, value FROM value_metrics
+    UNION ALL SELECT customer_id, metric, value FROM engagement_metrics
+    UNION ALL SELECT customer_id, metric, value FROM satisfaction_metrics
+    UNION ALL SELECT customer_id, metric, value FROM relationship_metrics
+    UNION ALL SELECT customer_id, metric, value FROM risk_metrics
+),
+ruled AS (
+    SELECT
+        v.customer_id,
+        v.metric,
+        v.value,
+        r.dimension,
+        r.weight,
+        r.scale,
+        CASE WHEN r.higher_is_better THEN v.value ELSE -v.value END AS goodness
+    FROM metric_values AS v
+    JOIN metric_rules AS r ON r.metric = v.metric
+    WHERE v.value IS NOT NULL
+),
+percentile AS (
+    SELECT
+        customer_id,
+        metric,
+        100.0 * (
+            (RANK() OVER (PARTITION BY metric ORDER BY goodness) - 1)
+            + (CUME_DIST() OVER (PARTITION BY metric ORDER BY goodness) * COUNT(*) OVER (PARTITION BY metric)
+               - (RANK() OVER (PARTITION BY metric ORDER BY goodness) - 1)) / 2.0
+        ) / COUNT(*) OVER (PARTITION BY metric) AS score
+    FROM ruled
+    WHERE scale = 'percentile'
+),
+segments AS (
+    SELECT
+        metric,
+        value AS x0,
+        score AS s0,
+        LEAD(value) OVER (PARTITION BY metric ORDER BY value) AS x1,
+        LEAD(score) OVER (PARTITION BY metric ORDER BY value) AS s1,
+        ROW_NUMBER() OVER (PARTITION BY metric ORDER BY value) AS k
+    FROM metric_points
+),
+thresholds AS (
+    SELECT
+        r.customer_id,
+        r.metric,
+        CASE
+            WHEN r.value < s.x0 OR s.x1 IS NULL THEN s.s0
+            ELSE s.s0 + (s.s1 - s.s0) * (r.value - s.x0) / (s.x1 - s.x0)
+        END AS score
+    FROM ruled AS r
+    JOIN segments AS s
+      ON s.metric = r.metric
+     AND ((s.k = 1 AND r.value < s.x0) OR (r.value >= s.x0 AND (s.x1 IS NULL OR r.value < s.x1)))
+    WHERE r.scale = 'thresholds'
+),
+scored AS (
+    SELECT customer_id, metric, score FROM percentile
+    UNION ALL
+    SELECT customer_id, metric, score FROM thresholds
+)
+SELECT r.customer_id, r.dimension, r.metric, r.value, r.weight, CAST(s.score AS DOUBLE) AS score
+FROM ruled AS r
+JOIN scored AS s ON s.customer_id = r.customer_id AND s.metric = r.metric

@@ -1,0 +1,17 @@
+-- relationship_metrics: how deep the people-to-people relationship is (the relationship
+-- dimension), from relationship assessments on the −1 (hostile) … 3 (exclusive supporter)
+-- scale. Each assessed dimension counts with its latest level; customers never assessed
+-- have no row.
+--   relationship_level  average of the latest level of each assessed dimension
+WITH latest AS (
+    SELECT
+        customer_id,
+        dimension,
+        level,
+        ROW_NUMBER() OVER (PARTITION BY customer_id, dimension ORDER BY assessed_date DESC, level ASC) AS recency_rank
+    FROM relationship_assessments
+)
+SELECT customer_id, 'relationship_level' AS metric, CAST(AVG(level) AS DOUBLE) AS value
+FROM latest
+WHERE recency_rank = 1
+GROUP BY customer_id

@@ -1,0 +1,199 @@
+//! The canonical sources and fields that every export is mapped onto.
+//!
+//! This catalog is the one place that says which sources exist, which fields they carry,
+//! how each field is typed and validated, and which date places a row in time. The pipeline
+//! file is checked against it, ingest types rows by it, and the transform lane registers
+//! empty tables of this shape for sources a pipeline leaves out.
+
+/// How a canonical field is typed in bronze Parquet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Date,
+    /// A decimal amount or measure, stored as Float64.
+    Number,
+    /// A whole number within an inclusive range, stored as Int32.
+    Integer {
+        min: i32,
+        max: i32,
+    },
+}
+
+/// One canonical field of a source.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// Values must not repeat within the source (later repeats are rejected).
+    pub unique: bool,
+    /// A date fixed when the row is written (a due date, a contract's end), as opposed to
+    /// one that records a later happening (a payment, a resolution, a churn). Only the
+    /// latter are hidden when they fall after a run's as-of date.
+    pub planned: bool,
+}
+
+/// One canonical source: what a kind of export means to vitals.
+#[derive(Debug)]
+pub struct Source {
+    pub name: &'static str,
+    pub fields: &'static [Field],
+    /// The date that places a row in time: a run as of D only sees rows dated on or before D.
+    pub event_date: &'static str,
+}
+
+impl Source {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn field_names(&self) -> Vec<&'static str> {
+        self.fields.iter().map(|f| f.name).collect()
+    }
+}
+
+const fn req(name: &'static str, kind: Kind) -> Field {
+    Field {
+        name,
+        kind,
+        required: true,
+        unique: false,
+        planned: false,
+    }
+}
+
+const fn opt(name: &'static str, kind: Kind) -> Field {
+    Field {
+        name,
+        kind,
+        required: false,
+        unique: false,
+        planned: false,
+    }
+}
+
+const fn planned(field: Field) -> Field {
+    Field {
+        planned: true,
+        ..field
+    }
+}
+
+use Kind::{Date, Number, Text};
+
+pub const SOURCES: &[Source] = &[
+    Source {
+        name: "invoices",
+        event_date: "invoice_date",
+        fields: &[
+            req("customer_id", Text),
+            req("invoice_date", Date),
+            req("amount", Number),
+            Field {
+                unique: true,
+                ..opt("invoice_id", Text)
+            },
+            planned(opt("due_date", Date)),
+            opt("paid_date", Date),
+            opt("product_line", Text),
+        ],
+    },
+    Source {
+        name: "accounts",
+        event_date: "signup_date",
+        fields: &[
+            Field {
+                unique: true,
+                ..req("customer_id", Text)
+            },
+            opt("name", Text),
+            opt("industry", Text),
+            opt("region", Text),
+            opt("owner", Text),
+            opt("signup_date", Date),
+            opt("status", Text),
+            opt("churn_date", Date),
+        ],
+    },
+    Source {
+        name: "activities",
+        event_date: "activity_date",
+        fields: &[
+            req("customer_id", Text),
+            req("activity_date", Date),
+            opt("type", Text),
+            opt("response_hours", Number),
+            opt("contact_level", Text),
+        ],
+    },
+    Source {
+        name: "tickets",
+        event_date: "opened_date",
+        fields: &[
+            req("customer_id", Text),
+            req("opened_date", Date),
+            opt("severity", Text),
+            opt("kind", Text),
+            opt("resolved_date", Date),
+        ],
+    },
+    Source {
+        name: "contracts",
+        event_date: "start_date",
+        fields: &[
+            req("customer_id", Text),
+            req("start_date", Date),
+            planned(req("end_date", Date)),
+            opt("value", Number),
+        ],
+    },
+    Source {
+        name: "surveys",
+        event_date: "response_date",
+        fields: &[
+            req("customer_id", Text),
+            req("response_date", Date),
+            opt("nps", Kind::Integer { min: 0, max: 10 }),
+            opt("csat", Kind::Integer { min: 1, max: 5 }),
+        ],
+    },
+    Source {
+        name: "relationship_assessments",
+        event_date: "assessed_date",
+        fields: &[
+            req("customer_id", Text),
+            req("assessed_date", Date),
+            req("dimension", Text),
+            req("level", Kind::Integer { min: -1, max: 3 }),
+        ],
+    },
+];
+
+/// The canonical source of this name, if there is one.
+pub fn source(name: &str) -> Option<&'static Source> {
+    SOURCES.iter().find(|s| s.name == name)
+}
+
+pub fn source_names() -> Vec<&'static str> {
+    SOURCES.iter().map(|s| s.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_has_customer_id_and_a_dated_event_field() {
+        for s in SOURCES {
+            assert!(
+                s.field("customer_id").is_some_and(|f| f.required),
+                "{}",
+                s.name
+            );
+            let event = s
+                .field(s.event_date)
+                .unwrap_or_else(|| panic!("{}", s.name));
+            assert_eq!(event.kind, Kind::Date, "{}", s.name);
+        }
+    }
+}

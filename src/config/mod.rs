@@ -1,0 +1,478 @@
+//! The pipeline file: what a person writes to tell vitals where the exports are, how to
+//! read them, and which values the SQL models are run with.
+//!
+//! Parsing is strict on purpose: an unknown key, a field that is not canonical, or a
+//! malformed setting is an error naming the pipeline file and the key, so a typo never
+//! silently changes a nightly run. Every path in the file is relative to the file itself.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::canonical;
+
+pub mod ahp;
+pub mod scoring;
+pub mod segments;
+
+pub use scoring::Scoring;
+
+/// The default scoring rules and parameters; a pipeline file's tables merge over them.
+pub const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// `[params]` names the run sets itself from typed settings; a pipeline may not set them.
+pub const RESERVED_PARAMS: [&str; 5] = [
+    "as_of",
+    "rfm_bins",
+    "tier_healthy",
+    "tier_sub_healthy",
+    "lost_after_days",
+];
+
+/// A pipeline file, read and checked.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub file: PathBuf,
+    pub as_of: Option<NaiveDate>,
+    pub out: Option<PathBuf>,
+    pub sql_dir: PathBuf,
+    /// The models published as output tables, in the order they are listed.
+    pub publish: Vec<String>,
+    pub sources: Vec<SourceConfig>,
+    /// Named values handed to every SQL model as the one-row table `params`.
+    pub params: BTreeMap<String, toml::Value>,
+    pub scoring: Scoring,
+}
+
+/// How one export is read and mapped onto its canonical source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub source: &'static canonical::Source,
+    pub path: PathBuf,
+    pub format: Format,
+    pub encoding: Encoding,
+    pub delimiter: u8,
+    pub date_formats: Vec<String>,
+    pub thousands_separator: Option<String>,
+    pub decimal_separator: String,
+    /// Canonical field → column name in the export, as written in the pipeline file.
+    pub columns: BTreeMap<String, String>,
+}
+
+impl SourceConfig {
+    pub fn name(&self) -> &'static str {
+        self.source.name
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Encoding {
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
+    Utf8,
+    #[serde(rename = "gbk", alias = "GBK", alias = "gb2312", alias = "gb18030")]
+    Gbk,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    #[serde(default)]
+    run: RunSpec,
+    sources: BTreeMap<String, SourceSpec>,
+    rfm: scoring::RfmSpec,
+    health: scoring::HealthSpec,
+    metrics: BTreeMap<String, scoring::MetricSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSpec {
+    as_of: Option<toml::Value>,
+    out: Option<PathBuf>,
+    sql_dir: Option<PathBuf>,
+    publish: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceSpec {
+    path: PathBuf,
+    format: Format,
+    #[serde(default)]
+    encoding: Encoding,
+    delimiter: Option<String>,
+    date_formats: Option<Vec<String>>,
+    thousands_separator: Option<String>,
+    decimal_separator: Option<String>,
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
+}
+
+/// Tables published when the pipeline file names none.
+pub const DEFAULT_PUBLISH: &[&str] = &["customer_health"];
+
+impl Pipeline {
+    /// Reads and checks a pipeline file.
+    pub fn load(file: &Path) -> Result<Pipeline> {
+        let text = std::fs::read_to_string(file).with_context(|| {
+            format!(
+                "cannot read pipeline file {}: check the path",
+                file.display()
+            )
+        })?;
+        Self::parse(&text, file)
+    }
+
+    /// Checks pipeline text as if it were read from `file` (used for relative paths and
+    /// error messages).
+    pub fn parse(text: &str, file: &Path) -> Result<Pipeline> {
+        let fail = |e: &dyn std::fmt::Display| {
+            anyhow::anyhow!(
+                "pipeline file {}: {}",
+                file.display(),
+                e.to_string().trim_end()
+            )
+        };
+        let user: toml::Table = toml::from_str(text).map_err(|e| fail(&e))?;
+        for key in RESERVED_PARAMS {
+            if user.get("params").and_then(|p| p.get(key)).is_some() {
+                bail!(
+                    "pipeline file {}: [params] {key} is set by the run itself; use [run] as_of / --as-of, [rfm] bins or [health.tiers]",
+                    file.display()
+                );
+            }
+        }
+        let mut merged: toml::Table =
+            toml::from_str(DEFAULTS).expect("built-in defaults are valid TOML");
+        merge(&mut merged, user);
+        // Params are kept as TOML values (a round trip through serde would turn dates into text).
+        let params: BTreeMap<String, toml::Value> = match merged.remove("params") {
+            Some(toml::Value::Table(t)) => t.into_iter().collect(),
+            _ => bail!(
+                "pipeline file {}: [params] must be a table of named values",
+                file.display()
+            ),
+        };
+        let spec: FileSpec = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e| fail(&e))?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let at = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        if !spec.sources.contains_key("invoices") {
+            bail!(
+                "pipeline file {}: no [sources.invoices] section; invoices are the one source every run needs",
+                file.display()
+            );
+        }
+        let mut sources = Vec::new();
+        for (name, s) in spec.sources {
+            let source = canonical::source(&name).with_context(|| {
+                format!(
+                    "pipeline file {}: [sources.{name}] is not a known source; known sources are {}",
+                    file.display(),
+                    canonical::source_names().join(", ")
+                )
+            })?;
+            sources.push(source_config(file, source, s, &at)?);
+        }
+        // Canonical order keeps runs and manifests stable whatever order the file uses.
+        sources.sort_by_key(|s| canonical::SOURCES.iter().position(|c| c.name == s.name()));
+
+        for (key, value) in &params {
+            if matches!(value, toml::Value::Array(_) | toml::Value::Table(_)) {
+                bail!(
+                    "pipeline file {}: [params] {key} must be a single number, string, boolean or date",
+                    file.display()
+                );
+            }
+        }
+        let as_of = spec
+            .run
+            .as_of
+            .map(|d| {
+                param_date(&d).with_context(|| {
+                    format!(
+                        "pipeline file {}: [run] as_of = {d} must be a date such as 2026-06-30",
+                        file.display()
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Pipeline {
+            file: file.to_path_buf(),
+            as_of,
+            out: spec.run.out.as_deref().map(at),
+            sql_dir: at(spec.run.sql_dir.as_deref().unwrap_or(Path::new("../sql"))),
+            publish: spec
+                .run
+                .publish
+                .unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
+            sources,
+            params,
+            scoring: scoring::check(
+                spec.rfm,
+                spec.health,
+                spec.metrics,
+                &file.display().to_string(),
+            )?,
+        })
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name() == name)
+    }
+}
+
+/// Merges a pipeline's tables over the defaults, key by key; arrays and single values
+/// replace. So `[metrics.depth] weight = 0` switches one default metric off.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn source_config(
+    file: &Path,
+    source: &'static canonical::Source,
+    s: SourceSpec,
+    at: &dyn Fn(&Path) -> PathBuf,
+) -> Result<SourceConfig> {
+    let here = |key: &str| {
+        format!(
+            "pipeline file {}: [sources.{}] {key}",
+            file.display(),
+            source.name
+        )
+    };
+    for field in s.columns.keys() {
+        if source.field(field).is_none() {
+            bail!(
+                "{}: `{field}` is not a field of {}; its fields are {}",
+                here("columns"),
+                source.name,
+                source.field_names().join(", ")
+            );
+        }
+    }
+    let delimiter = match s.delimiter.as_deref() {
+        None => b',',
+        Some("\\t") | Some("tab") => b'\t',
+        Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+        Some(d) => bail!(
+            "{}: `{d}` must be one ASCII character (or \"tab\")",
+            here("delimiter")
+        ),
+    };
+    let date_formats = s
+        .date_formats
+        .unwrap_or_else(|| vec!["%Y-%m-%d".to_string()]);
+    if date_formats.is_empty() {
+        bail!(
+            "{}: list at least one format, e.g. [\"%Y-%m-%d\"]",
+            here("date_formats")
+        );
+    }
+    for f in &date_formats {
+        let bad =
+            chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error));
+        if bad {
+            bail!(
+                "{}: `{f}` is not a valid chrono date format (e.g. %Y-%m-%d)",
+                here("date_formats")
+            );
+        }
+    }
+    let decimal_separator = s.decimal_separator.unwrap_or_else(|| ".".to_string());
+    if decimal_separator.chars().count() != 1 {
+        bail!(
+            "{}: must be one character, \".\" or \",\"",
+            here("decimal_separator")
+        );
+    }
+    if s.thousands_separator.as_deref() == Some(decimal_separator.as_str()) {
+        bail!(
+            "{}: must differ from decimal_separator",
+            here("thousands_separator")
+        );
+    }
+    Ok(SourceConfig {
+        source,
+        path: at(&s.path),
+        format: s.format,
+        encoding: s.encoding,
+        delimiter,
+        date_formats,
+        thousands_separator: s.thousands_separator.filter(|t| !t.is_empty()),
+        decimal_separator,
+        columns: s.columns,
+    })
+}
+
+fn parse_toml_date(d: &toml::value::Datetime) -> Result<NaiveDate> {
+    match (d.date, d.time) {
+        (Some(date), None) => {
+            NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
+                .with_context(|| format!("{d} is not a calendar date"))
+        }
+        _ => bail!("{d} must be a plain date such as 2026-06-30"),
+    }
+}
+
+/// A TOML value as a plain date, if it is one (a TOML date, or text like "2026-06-30").
+pub fn param_date(v: &toml::Value) -> Option<NaiveDate> {
+    match v {
+        toml::Value::Datetime(d) => parse_toml_date(d).ok(),
+        toml::Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Pipeline> {
+        Pipeline::parse(text, Path::new("/p/pipelines/nightly.toml"))
+    }
+
+    const MINIMAL: &str = r#"
+        [sources.invoices]
+        path = "../data/inv.csv"
+        format = "csv"
+        [sources.invoices.columns]
+        customer_id = "客户编号"
+    "#;
+
+    #[test]
+    fn paths_are_relative_to_the_pipeline_file() {
+        let p = parse(MINIMAL).unwrap();
+        assert_eq!(
+            p.sources[0].path,
+            PathBuf::from("/p/pipelines/../data/inv.csv")
+        );
+        assert_eq!(p.sql_dir, PathBuf::from("/p/pipelines/../sql"));
+        assert_eq!(p.sources[0].delimiter, b',');
+        assert_eq!(p.sources[0].encoding, Encoding::Utf8);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_file_and_key() {
+        let err = parse(&format!("{MINIMAL}\nencodng = \"gbk\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nightly.toml") && err.contains("encodng"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_canonical_field_is_named_with_the_choices() {
+        let text = MINIMAL.replace("customer_id =", "client =");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("`client`") && err.contains("invoice_date"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_source_and_missing_invoices_are_errors() {
+        let err = parse(&MINIMAL.replace("invoices", "payments"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[sources.invoices]"), "{err}");
+        let text = format!("{MINIMAL}\n[sources.payments]\npath = \"x\"\nformat = \"csv\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("payments") && err.contains("known sources"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pipeline_tables_merge_over_the_defaults() {
+        let text = format!("[health.tiers]\nhealthy = 80\n[metrics.depth]\ndimension = \"value\"\nweight = 0.15\nscale = \"percentile\"\nbetter = \"higher\"\n{MINIMAL}");
+        let p = parse(&text).unwrap();
+        assert_eq!(p.scoring.tiers.healthy, 80.0);
+        assert_eq!(
+            p.scoring.tiers.sub_healthy, 60.0,
+            "untouched keys keep their defaults"
+        );
+        let depth = p
+            .scoring
+            .metrics
+            .iter()
+            .find(|m| m.name == "depth")
+            .unwrap();
+        assert_eq!(depth.scale, scoring::Scale::Percentile);
+        assert!(
+            depth.points.is_empty(),
+            "a percentile metric keeps no points"
+        );
+        assert_eq!(p.params["window_days"].as_integer(), Some(365));
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let with = |line: &str| {
+            parse(&MINIMAL.replace("format = \"csv\"", &format!("format = \"csv\"\n{line}")))
+        };
+        assert!(with("delimiter = \";;\"")
+            .unwrap_err()
+            .to_string()
+            .contains("delimiter"));
+        assert!(with("date_formats = [\"%Q\"]")
+            .unwrap_err()
+            .to_string()
+            .contains("%Q"));
+        assert!(with("encoding = \"latin1\"").is_err());
+        assert_eq!(
+            with("delimiter = \"tab\"").unwrap().sources[0].delimiter,
+            b'\t'
+        );
+        assert_eq!(
+            with("encoding = \"gbk\"").unwrap().sources[0].encoding,
+            Encoding::Gbk
+        );
+    }
+
+    #[test]
+    fn run_section_and_params() {
+        let text = format!(
+            "[run]\nas_of = 2026-06-30\nout = \"../out\"\n[params]\nwindow_days = 365\n{MINIMAL}"
+        );
+        let p = parse(&text).unwrap();
+        assert_eq!(p.as_of, NaiveDate::from_ymd_opt(2026, 6, 30));
+        assert_eq!(p.out, Some(PathBuf::from("/p/pipelines/../out")));
+        assert_eq!(p.params["window_days"].as_integer(), Some(365));
+        let err = parse(&format!("[params]\nas_of = 2026-01-01\n{MINIMAL}")).unwrap_err();
+        assert!(err.to_string().contains("as_of"));
+        let err = parse(&format!("[params]\nrfm_bins = 4\n{MINIMAL}")).unwrap_err();
+        assert!(err.to_string().contains("[rfm] bins"));
+    }
+}

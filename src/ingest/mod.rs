@@ -1,0 +1,155 @@
+//! The ingest lane (polars): each export in, typed bronze Parquet and reject records out.
+//!
+//! For every source the accounting holds: rows read = rows accepted + rows rejected. The
+//! lane hands its results to the rest of the run only as Parquet files.
+
+mod lines;
+mod read;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Pipeline, SourceConfig};
+
+pub use validate::RECORD;
+
+/// What ingest did with one export: the manifest's record of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub source: String,
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub seconds: f64,
+}
+
+/// The outcome of ingesting every source of a pipeline.
+pub struct Ingested {
+    pub reports: Vec<SourceReport>,
+    /// Rows in the rejects table: one per refused value.
+    pub reject_records: u64,
+}
+
+/// Reads every source of a pipeline, writes each one's bronze Parquet to the path
+/// `bronze_file(source)` gives, and the reject records of all of them to `rejects_file`.
+pub fn ingest_all(
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    bronze_file: impl Fn(&str) -> PathBuf,
+    rejects_file: &Path,
+) -> Result<Ingested> {
+    let mut reports = Vec::new();
+    let mut rejects: Vec<LazyFrame> = Vec::new();
+    for cfg in &pipeline.sources {
+        let (report, source_rejects) =
+            ingest_source(cfg, &pipeline.file, &bronze_file(cfg.name()))?;
+        reports.push(report);
+        rejects.push(source_rejects.lazy());
+    }
+    let mut all = concat(rejects, UnionArgs::default())?
+        .with_column(lit(as_of).alias("as_of"))
+        .select([
+            col("as_of"),
+            col("source"),
+            col("file"),
+            col("line"),
+            col("column"),
+            col("field"),
+            col("raw_value"),
+            col("reason"),
+        ])
+        .collect()?;
+    write_parquet(&mut all, rejects_file)?;
+    Ok(Ingested {
+        reports,
+        reject_records: all.height() as u64,
+    })
+}
+
+/// Ingests one export: returns its report and its reject records (with file and line).
+pub fn ingest_source(
+    cfg: &SourceConfig,
+    pipeline: &Path,
+    bronze: &Path,
+) -> Result<(SourceReport, DataFrame)> {
+    let started = Instant::now();
+    let export = read::load(cfg, pipeline)?;
+    let frame = read::frame(&export, cfg)?;
+    let header: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let mapped = validate::resolve_columns(cfg, &header, &export.path, pipeline)?;
+    let rows_read = frame.height() as u64;
+    let checked = validate::check(frame, cfg, &mapped).with_context(|| {
+        format!(
+            "source {}: checking rows of {}",
+            cfg.name(),
+            export.path.display()
+        )
+    })?;
+    let mut accepted = checked.accepted;
+    write_parquet(&mut accepted, bronze)?;
+
+    let records: Vec<u32> = checked
+        .rejects
+        .column(RECORD)?
+        .idx()?
+        .into_no_null_iter()
+        .collect();
+    let line_numbers = lines::record_lines(&export.bytes, cfg.format, &records);
+    let rows_rejected = {
+        let mut distinct = records.clone();
+        distinct.dedup();
+        distinct.len() as u64
+    };
+    let file = export.path.display().to_string();
+    let mut rejects = checked.rejects;
+    let lines: Vec<i64> = line_numbers.iter().map(|&l| l as i64).collect();
+    rejects.with_column(Column::new("line".into(), lines))?;
+    let rejects = rejects
+        .lazy()
+        .with_columns([lit(cfg.name()).alias("source"), lit(file).alias("file")])
+        .collect()?;
+
+    let report = SourceReport {
+        source: cfg.name().to_string(),
+        path: export.path.clone(),
+        size_bytes: export.size,
+        sha256: export.sha256,
+        rows_read,
+        rows_accepted: accepted.height() as u64,
+        rows_rejected,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    debug_assert_eq!(
+        report.rows_read,
+        report.rows_accepted + report.rows_rejected
+    );
+    Ok((report, rejects))
+}
+
+/// Writes a frame as zstd-compressed Parquet with full statistics.
+fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(df)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    Ok(())
+}

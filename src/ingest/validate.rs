@@ -1,0 +1,301 @@
+//! Mapping an export's columns onto canonical fields, typing every value, and splitting
+//! rows into accepted ones and rejects with a reason.
+//!
+//! A row is accepted only when every mapped value parses and passes its rule; otherwise
+//! each failing value becomes one reject record (a row can fail on several columns) and
+//! the row is kept out of bronze. Nothing is dropped without a record.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use polars::prelude::*;
+
+use crate::canonical::{Field, Kind};
+use crate::config::SourceConfig;
+
+/// The 0-based data-row number of each export row, carried through validation.
+pub const RECORD: &str = "__record";
+
+/// An export split into typed, accepted rows and reject records.
+pub struct Checked {
+    /// Every canonical field of the source, in canonical order, typed.
+    pub accepted: DataFrame,
+    /// One row per failing value: record, field, column, raw_value, reason.
+    pub rejects: DataFrame,
+}
+
+/// Canonical field → the export column it is read from.
+pub fn resolve_columns(
+    cfg: &SourceConfig,
+    header: &[String],
+    file: &Path,
+    pipeline: &Path,
+) -> Result<Vec<(&'static Field, String)>> {
+    let mut mapped = Vec::new();
+    for field in cfg.source.fields {
+        let column = match cfg.columns.get(field.name) {
+            Some(column) if header.contains(column) => column.clone(),
+            Some(column) => bail!(
+                "source {src}: [sources.{src}.columns] {} = \"{column}\" in {}, but export file {} has no column \"{column}\"; its columns are: {}",
+                field.name,
+                pipeline.display(),
+                file.display(),
+                header.join(", "),
+                src = cfg.name(),
+            ),
+            None if header.iter().any(|h| h == field.name) => field.name.to_string(),
+            None if field.required => bail!(
+                "source {src}: required field `{}` is not mapped and export file {} has no column of that name; \
+                 add {} = \"<column>\" to [sources.{src}.columns] in {} (its columns are: {})",
+                field.name,
+                file.display(),
+                field.name,
+                pipeline.display(),
+                header.join(", "),
+                src = cfg.name(),
+            ),
+            None => continue,
+        };
+        mapped.push((field, column));
+    }
+    Ok(mapped)
+}
+
+fn raw_name(field: &str) -> String {
+    format!("raw.{field}")
+}
+
+fn why_name(field: &str) -> String {
+    format!("why.{field}")
+}
+
+fn null_text() -> Expr {
+    lit(NULL).cast(DataType::String)
+}
+
+/// The export value as trimmed text, empty text as null.
+fn raw_text(column: &str, dtype: &DataType) -> Expr {
+    let text = if dtype == &DataType::String {
+        col(column)
+    } else {
+        col(column).cast(DataType::String)
+    };
+    let trimmed = text.str().strip_chars(lit(NULL));
+    when(trimmed.clone().eq(lit("")))
+        .then(null_text())
+        .otherwise(trimmed)
+}
+
+fn dtype_of(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text => DataType::String,
+        Kind::Date => DataType::Date,
+        Kind::Number => DataType::Float64,
+        Kind::Integer { .. } => DataType::Int32,
+    }
+}
+
+/// The type a value is checked in: whole numbers stay Float64 until they pass, so that
+/// 1.5 is refused rather than truncated.
+fn checked_dtype(kind: Kind) -> DataType {
+    match kind {
+        Kind::Integer { .. } => DataType::Float64,
+        other => dtype_of(other),
+    }
+}
+
+/// The typed value of a field, null where the raw value does not parse.
+fn typed(field: &Field, column: &str, dtype: &DataType, cfg: &SourceConfig) -> Expr {
+    let raw = col(raw_name(field.name));
+    match field.kind {
+        Kind::Text => raw,
+        Kind::Date if dtype == &DataType::Date => col(column),
+        Kind::Date => {
+            let parses: Vec<Expr> = cfg
+                .date_formats
+                .iter()
+                .map(|f| {
+                    raw.clone().str().to_date(StrptimeOptions {
+                        format: Some(f.as_str().into()),
+                        strict: false,
+                        exact: true,
+                        cache: true,
+                    })
+                })
+                .collect();
+            coalesce(&parses)
+        }
+        Kind::Number | Kind::Integer { .. } if dtype.is_primitive_numeric() => {
+            col(column).cast(DataType::Float64)
+        }
+        Kind::Number | Kind::Integer { .. } => {
+            let mut text = raw;
+            if let Some(sep) = &cfg.thousands_separator {
+                text = text.str().replace_all(lit(sep.as_str()), lit(""), true);
+            }
+            if cfg.decimal_separator != "." {
+                text = text
+                    .str()
+                    .replace_all(lit(cfg.decimal_separator.as_str()), lit("."), true);
+            }
+            text.cast(DataType::Float64)
+        }
+    }
+}
+
+/// Why a field's value is refused, or null when it is fine: the first rule that fails.
+fn reason(field: &Field, cfg: &SourceConfig) -> Expr {
+    let raw = col(raw_name(field.name));
+    let value = col(field.name);
+    let unparsed = raw.clone().is_not_null().and(value.clone().is_null());
+    let mut rules: Vec<(Expr, String)> = Vec::new();
+    if field.required {
+        rules.push((raw.is_null(), "missing required value".to_string()));
+    }
+    match field.kind {
+        Kind::Text => {}
+        Kind::Date => {
+            let formats = cfg.date_formats.join(" or ");
+            rules.push((unparsed, format!("not a date in the format {formats}")));
+        }
+        Kind::Number => {
+            rules.push((unparsed.or(value.is_finite().not()), number_hint(cfg)));
+        }
+        Kind::Integer { min, max } => {
+            let whole = value
+                .clone()
+                .cast(DataType::Int64)
+                .cast(DataType::Float64)
+                .eq(value.clone());
+            let in_range = value
+                .clone()
+                .gt_eq(lit(min as f64))
+                .and(value.lt_eq(lit(max as f64)));
+            rules.push((unparsed, number_hint(cfg)));
+            rules.push((
+                whole.and(in_range).not(),
+                format!("{} must be a whole number from {min} to {max}", field.name),
+            ));
+        }
+    }
+    if field.unique {
+        let repeat = col(field.name)
+            .is_not_null()
+            .and(col(field.name).is_first_distinct().not());
+        rules.push((
+            repeat,
+            format!(
+                "duplicate {}: an earlier row has the same value",
+                field.name
+            ),
+        ));
+    }
+    rules
+        .into_iter()
+        .rev()
+        .fold(null_text(), |otherwise, (failed, why)| {
+            when(failed).then(lit(why)).otherwise(otherwise)
+        })
+}
+
+fn number_hint(cfg: &SourceConfig) -> String {
+    match &cfg.thousands_separator {
+        Some(t) => format!("not a number (decimal separator \"{}\", thousands separator \"{t}\")", cfg.decimal_separator),
+        None => format!(
+            "not a number (decimal separator \"{}\"; set thousands_separator if values look like 1,234.50)",
+            cfg.decimal_separator
+        ),
+    }
+}
+
+/// Types and checks every row of an export frame.
+pub fn check(
+    frame: DataFrame,
+    cfg: &SourceConfig,
+    mapped: &[(&'static Field, String)],
+) -> Result<Checked> {
+    let schema = frame.schema().clone();
+    let dtype = |c: &str| schema.get(c).cloned().unwrap_or(DataType::String);
+
+    let raws: Vec<Expr> = mapped
+        .iter()
+        .map(|(f, c)| raw_text(c, &dtype(c)).alias(raw_name(f.name)))
+        .collect();
+    let values: Vec<Expr> = mapped
+        .iter()
+        .map(|(f, c)| {
+            typed(f, c, &dtype(c), cfg)
+                .cast(checked_dtype(f.kind))
+                .alias(f.name)
+        })
+        .collect();
+    let whys: Vec<Expr> = mapped
+        .iter()
+        .map(|(f, _)| reason(f, cfg).alias(why_name(f.name)))
+        .collect();
+    let checked = frame
+        .lazy()
+        .with_row_index(RECORD, None)
+        .with_columns(raws)
+        .with_columns(values)
+        .with_columns(whys)
+        .collect()?;
+
+    let all_fine: Vec<Expr> = mapped
+        .iter()
+        .map(|(f, _)| col(why_name(f.name)).is_null())
+        .collect();
+    let canonical: Vec<Expr> = cfg
+        .source
+        .fields
+        .iter()
+        .map(|f| match mapped.iter().find(|(m, _)| m.name == f.name) {
+            Some(_) => col(f.name).cast(dtype_of(f.kind)),
+            None => lit(NULL).cast(dtype_of(f.kind)).alias(f.name),
+        })
+        .collect();
+    let mut accepted = checked.clone().lazy();
+    if !all_fine.is_empty() {
+        accepted = accepted.filter(all_horizontal(all_fine)?);
+    }
+    let accepted = accepted.select(canonical).collect()?;
+
+    let per_field: Vec<LazyFrame> = mapped
+        .iter()
+        .map(|(f, c)| {
+            checked
+                .clone()
+                .lazy()
+                .filter(col(why_name(f.name)).is_not_null())
+                .select([
+                    col(RECORD),
+                    lit(f.name).alias("field"),
+                    lit(c.as_str()).alias("column"),
+                    col(raw_name(f.name)).alias("raw_value"),
+                    col(why_name(f.name)).alias("reason"),
+                ])
+        })
+        .collect();
+    let rejects = if per_field.is_empty() {
+        empty_rejects()
+    } else {
+        concat(per_field, UnionArgs::default())?
+            .sort(
+                [RECORD],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .collect()?
+    };
+    Ok(Checked { accepted, rejects })
+}
+
+fn empty_rejects() -> DataFrame {
+    DataFrame::new_infer_height(vec![
+        Column::new_empty(RECORD.into(), &IDX_DTYPE),
+        Column::new_empty("field".into(), &DataType::String),
+        Column::new_empty("column".into(), &DataType::String),
+        Column::new_empty("raw_value".into(), &DataType::String),
+        Column::new_empty("reason".into(), &DataType::String),
+    ])
+    .expect("columns of equal (zero) length")
+}

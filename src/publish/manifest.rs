@@ -1,0 +1,49 @@
+//! The run manifest, `<out>/runs/<as_of>/manifest.json`: what went in, what came out and
+//! how long each stage took — what a person reads to answer "what happened last night".
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::SourceReport;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub vitals_version: String,
+    pub pipeline: PathBuf,
+    pub as_of: NaiveDate,
+    pub inputs: Vec<SourceReport>,
+    /// Canonical sources the pipeline does not have; their models see empty tables.
+    pub absent_sources: Vec<String>,
+    pub tables: BTreeMap<String, TableReport>,
+    /// Wall-clock seconds per stage (ingest, transform, publish).
+    pub stage_seconds: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableReport {
+    pub rows: u64,
+    pub path: PathBuf,
+}
+
+impl Manifest {
+    /// Writes the manifest into `dir` via a temporary file, so it is whole or absent.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = dir.join("manifest.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, dir.join("manifest.json"))?;
+        Ok(())
+    }
+
+    pub fn read(path: &Path) -> Result<Manifest> {
+        let text =
+            std::fs::read(path).with_context(|| format!("reading manifest {}", path.display()))?;
+        serde_json::from_slice(&text)
+            .with_context(|| format!("manifest {} is not valid", path.display()))
+    }
+}

@@ -1,0 +1,189 @@
+//! The SQL models: one `.sql` file per model in the pipeline's SQL folder, named for the
+//! table it produces, run in the order their references to each other require.
+//!
+//! A model depends on another when its SQL names the other model as an identifier
+//! (outside comments and string literals), so an analyst adds a model by adding a file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// One SQL model read from disk.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub depends_on: BTreeSet<String>,
+}
+
+/// Reads every `*.sql` file in `dir` and returns the models in dependency order
+/// (alphabetical among models whose dependencies are met, so the order is stable).
+pub fn load(dir: &Path) -> Result<Vec<Model>> {
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!(
+            "cannot read the SQL folder {}: check [run] sql_dir",
+            dir.display()
+        )
+    })?;
+    let mut files = BTreeMap::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            let name = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let sql = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            files.insert(name, (path, sql));
+        }
+    }
+    if files.is_empty() {
+        bail!("the SQL folder {} holds no .sql models", dir.display());
+    }
+    let names: BTreeSet<String> = files.keys().cloned().collect();
+    let models = files
+        .into_iter()
+        .map(|(name, (path, sql))| {
+            let depends_on = identifiers(&sql)
+                .filter(|i| *i != name && names.contains(i))
+                .collect();
+            Model {
+                name,
+                path,
+                sql,
+                depends_on,
+            }
+        })
+        .collect();
+    order(models)
+}
+
+fn order(mut pending: Vec<Model>) -> Result<Vec<Model>> {
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut ordered = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let Some(next) = pending.iter().position(|m| m.depends_on.is_subset(&done)) else {
+            let stuck: Vec<String> = pending
+                .iter()
+                .map(|m| m.path.display().to_string())
+                .collect();
+            bail!(
+                "these SQL models refer to each other in a cycle: {}",
+                stuck.join(", ")
+            );
+        };
+        let model = pending.remove(next);
+        done.insert(model.name.clone());
+        ordered.push(model);
+    }
+    Ok(ordered)
+}
+
+/// Lower-cased identifiers of SQL text, skipping comments and quoted strings.
+fn identifiers(sql: &str) -> impl Iterator<Item = String> {
+    let mut out = Vec::new();
+    let mut chars = sql.chars().peekable();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut Vec<String>| {
+        if !word.is_empty() {
+            out.push(word.to_lowercase());
+            word.clear();
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '-' if chars.peek() == Some(&'-') => {
+                flush(&mut word, &mut out);
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                flush(&mut word, &mut out);
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            '\'' => {
+                flush(&mut word, &mut out);
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                }
+            }
+            c if c.is_alphanumeric() || c == '_' => word.push(c),
+            _ => flush(&mut word, &mut out),
+        }
+    }
+    flush(&mut word, &mut out);
+    out.into_iter()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, sql: &str) {
+        std::fs::write(dir.join(format!("{name}.sql")), sql).unwrap();
+    }
+
+    #[test]
+    fn models_run_after_what_they_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a_health",
+            "SELECT * FROM rfm JOIN features USING (customer_id)",
+        );
+        write(
+            dir.path(),
+            "rfm",
+            "SELECT * FROM features -- not a_health\n",
+        );
+        write(
+            dir.path(),
+            "features",
+            "SELECT 'rfm' AS x /* rfm */ FROM invoices",
+        );
+        let names: Vec<String> = load(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, vec!["features", "rfm", "a_health"]);
+    }
+
+    #[test]
+    fn a_cycle_names_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "x", "SELECT * FROM y");
+        write(dir.path(), "y", "SELECT * FROM x");
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("cycle") && err.contains("x.sql") && err.contains("y.sql"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_or_missing_folder_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("no .sql"));
+        assert!(load(&dir.path().join("nope")).is_err());
+    }
+}

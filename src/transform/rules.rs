@@ -1,0 +1,245 @@
+//! The pipeline's settings as the small tables the SQL models read: `params` (one row),
+//! `rfm_cuts`, `rfm_segment_map`, `metric_rules`, `metric_points`, `dimension_weights`,
+//! `tier_playbooks` and `sources`. Rules stay data, so the models stay plain SQL.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray,
+};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::prelude::SessionContext;
+
+use crate::canonical;
+use crate::config::scoring::{Better, Scale};
+use crate::config::{self, Pipeline};
+
+/// Registers every rules table of a pipeline run as of `as_of`.
+pub fn register(ctx: &SessionContext, pipeline: &Pipeline, as_of: NaiveDate) -> Result<()> {
+    let s = &pipeline.scoring;
+    ctx.register_batch("params", params(pipeline, as_of)?)?;
+
+    let cuts: Vec<(&str, i32, f64)> = s
+        .rfm_cuts
+        .iter()
+        .flat_map(|(measure, cuts)| {
+            cuts.iter()
+                .enumerate()
+                .map(move |(i, c)| (*measure, i as i32 + 1, *c))
+        })
+        .collect();
+    ctx.register_batch(
+        "rfm_cuts",
+        batch(vec![
+            text("measure", cuts.iter().map(|c| c.0)),
+            (
+                "cut_index",
+                Arc::new(Int32Array::from_iter_values(cuts.iter().map(|c| c.1))),
+            ),
+            (
+                "cut",
+                Arc::new(Float64Array::from_iter_values(cuts.iter().map(|c| c.2))),
+            ),
+        ])?,
+    )?;
+
+    let score = |f: fn(&config::segments::Cell) -> u32| -> ArrayRef {
+        Arc::new(Int32Array::from_iter_values(
+            s.segments.iter().map(|c| f(c) as i32),
+        ))
+    };
+    ctx.register_batch(
+        "rfm_segment_map",
+        batch(vec![
+            ("r_score", score(|c| c.r)),
+            ("f_score", score(|c| c.f)),
+            ("m_score", score(|c| c.m)),
+            text("rfm_segment", s.segments.iter().map(|c| c.segment.as_str())),
+        ])?,
+    )?;
+
+    ctx.register_batch(
+        "metric_rules",
+        batch(vec![
+            text("metric", s.metrics.iter().map(|m| m.name.as_str())),
+            text("dimension", s.metrics.iter().map(|m| m.dimension.as_str())),
+            (
+                "weight",
+                Arc::new(Float64Array::from_iter_values(
+                    s.metrics.iter().map(|m| m.weight),
+                )),
+            ),
+            text(
+                "scale",
+                s.metrics.iter().map(|m| match m.scale {
+                    Scale::Percentile => "percentile",
+                    Scale::Thresholds => "thresholds",
+                }),
+            ),
+            (
+                "higher_is_better",
+                Arc::new(BooleanArray::from_iter(
+                    s.metrics.iter().map(|m| Some(m.better == Better::Higher)),
+                )),
+            ),
+        ])?,
+    )?;
+
+    let points: Vec<(&str, f64, f64)> = s
+        .metrics
+        .iter()
+        .flat_map(|m| m.points.iter().map(move |p| (m.name.as_str(), p[0], p[1])))
+        .collect();
+    ctx.register_batch(
+        "metric_points",
+        batch(vec![
+            text("metric", points.iter().map(|p| p.0)),
+            (
+                "value",
+                Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.1))),
+            ),
+            (
+                "score",
+                Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.2))),
+            ),
+        ])?,
+    )?;
+
+    ctx.register_batch(
+        "dimension_weights",
+        batch(vec![
+            text("dimension", s.dimension_weights.iter().map(|d| d.0)),
+            (
+                "weight",
+                Arc::new(Float64Array::from_iter_values(
+                    s.dimension_weights.iter().map(|d| d.1),
+                )),
+            ),
+        ])?,
+    )?;
+
+    ctx.register_batch(
+        "tier_playbooks",
+        batch(vec![
+            text("health_tier", s.playbooks.keys().map(String::as_str)),
+            text("playbook", s.playbooks.values().map(String::as_str)),
+        ])?,
+    )?;
+
+    ctx.register_batch(
+        "sources",
+        batch(vec![
+            text("source", canonical::SOURCES.iter().map(|c| c.name)),
+            (
+                "present",
+                Arc::new(BooleanArray::from_iter(
+                    canonical::SOURCES
+                        .iter()
+                        .map(|c| Some(pipeline.source(c.name).is_some())),
+                )),
+            ),
+        ])?,
+    )?;
+    Ok(())
+}
+
+fn text<'a>(name: &'static str, values: impl Iterator<Item = &'a str>) -> (&'static str, ArrayRef) {
+    (name, Arc::new(StringArray::from_iter_values(values)))
+}
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
+        .collect();
+    let arrays = columns.into_iter().map(|(_, a)| a).collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+/// The one-row `params` table: `as_of`, the typed settings models need (rfm_bins,
+/// tier_healthy, tier_sub_healthy, lost_after_days) and every value of `[params]`.
+fn params(pipeline: &Pipeline, as_of: NaiveDate) -> Result<RecordBatch> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let days = |d: NaiveDate| (d - epoch).num_days() as i32;
+    let scoring = &pipeline.scoring;
+    let settings = [
+        ("rfm_bins", toml::Value::Integer(scoring.rfm_bins.into())),
+        ("tier_healthy", toml::Value::Float(scoring.tiers.healthy)),
+        (
+            "tier_sub_healthy",
+            toml::Value::Float(scoring.tiers.sub_healthy),
+        ),
+        (
+            "lost_after_days",
+            toml::Value::Integer(scoring.tiers.lost_after_days),
+        ),
+    ];
+    let mut columns: Vec<(&str, ArrayRef)> =
+        vec![("as_of", Arc::new(Date32Array::from(vec![days(as_of)])))];
+    let values = pipeline
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(settings.iter().map(|(k, v)| (*k, v)));
+    for (key, value) in values {
+        let column: ArrayRef = match value {
+            toml::Value::Integer(i) => Arc::new(Int64Array::from(vec![*i])),
+            toml::Value::Float(f) => Arc::new(Float64Array::from(vec![*f])),
+            toml::Value::Boolean(b) => Arc::new(BooleanArray::from(vec![*b])),
+            toml::Value::Datetime(_) => {
+                let date = config::param_date(value).with_context(|| {
+                    format!(
+                        "pipeline file {}: [params] {key} must be a plain date",
+                        pipeline.file.display()
+                    )
+                })?;
+                Arc::new(Date32Array::from(vec![days(date)]))
+            }
+            toml::Value::String(s) => Arc::new(StringArray::from(vec![s.as_str()])),
+            toml::Value::Array(_) | toml::Value::Table(_) => {
+                unreachable!("refused when the pipeline is loaded")
+            }
+        };
+        columns.push((key, column));
+    }
+    batch(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::DataType;
+    use std::path::Path;
+
+    #[test]
+    fn params_carry_as_of_settings_and_the_pipeline_values() {
+        let text = "[params]\nregion = \"east\"\nstart = 2026-01-01\n[sources.invoices]\npath = \"x.csv\"\nformat = \"csv\"\n";
+        let p = Pipeline::parse(text, Path::new("/p/x.toml")).unwrap();
+        let b = params(&p, NaiveDate::from_ymd_opt(2026, 6, 30).unwrap()).unwrap();
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for expected in [
+            "as_of",
+            "region",
+            "start",
+            "window_days",
+            "rfm_bins",
+            "tier_healthy",
+            "lost_after_days",
+        ] {
+            assert!(names.contains(&expected.to_string()), "{names:?}");
+        }
+        assert_eq!(b.num_rows(), 1);
+        assert_eq!(
+            b.column_by_name("start").unwrap().data_type(),
+            &DataType::Date32
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! Bad and awkward input: every row is accounted for, file-level problems are clear errors
+//! naming the file, and nothing half-written is published.
+
+mod common;
+
+use common::*;
+
+const HEADER: &str = "customer_id,invoice_date,amount,invoice_id\n";
+
+#[test]
+fn a_bad_value_is_quarantined_and_the_run_succeeds() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        format!("{HEADER}C1,2026-01-05,100,I1\nC2,2026-13-45,50,I2\nC3,2026-02-01,abc,I3\n,2026-02-01,10,I4\nC1,2026-03-01,20,I1\n"),
+    );
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let input = &manifest.inputs[0];
+    assert_eq!(
+        (input.rows_read, input.rows_accepted, input.rows_rejected),
+        (5, 1, 4)
+    );
+
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    assert_eq!(
+        ints(&rejects, "line"),
+        vec![Some(3), Some(4), Some(5), Some(6)]
+    );
+    assert_eq!(
+        strings(&rejects, "column"),
+        ["invoice_date", "amount", "customer_id", "invoice_id"]
+            .map(|s| Some(s.to_string()))
+            .to_vec()
+    );
+    assert_eq!(
+        strings(&rejects, "raw_value")[0].as_deref(),
+        Some("2026-13-45")
+    );
+    let reasons = strings(&rejects, "reason");
+    assert!(
+        reasons[0].as_deref().unwrap().contains("not a date"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].as_deref().unwrap().contains("missing"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].as_deref().unwrap().contains("duplicate"),
+        "{reasons:?}"
+    );
+    assert_eq!(manifest.tables["rejects"].rows, 4);
+}
+
+#[test]
+fn gbk_with_chinese_headers_is_decoded() {
+    let fx = Fixture::new();
+    let text = "客户编号,开票日期,含税金额\nC1,2026-01-05,\"1,234.50\"\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    fx.write("invoices.csv", gbk);
+    let section = r#"
+[sources.invoices]
+path = "invoices.csv"
+format = "csv"
+encoding = "gbk"
+thousands_separator = ","
+[sources.invoices.columns]
+customer_id = "客户编号"
+invoice_date = "开票日期"
+amount = "含税金额"
+"#;
+    let manifest = fx.run(section).unwrap();
+    assert_eq!(manifest.inputs[0].rows_accepted, 1);
+    let bronze = read_table(&fx.out().join("bronze"), "invoices", "2026-06-30");
+    assert_eq!(
+        bronze.column("amount").unwrap().f64().unwrap().get(0),
+        Some(1234.5)
+    );
+}
+
+#[test]
+fn gbk_bytes_declared_as_utf8_are_a_clear_error() {
+    let fx = Fixture::new();
+    let (gbk, _, _) =
+        encoding_rs::GBK.encode("customer_id,invoice_date,amount\n客户,2026-01-05,1\n");
+    fx.write("invoices.csv", gbk);
+    let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
+    assert!(
+        err.contains("invoices.csv") && err.contains("line 2") && err.contains("gbk"),
+        "{err}"
+    );
+    assert!(!fx.out().join("customer_health").exists());
+}
+
+#[test]
+fn utf8_bom_and_crlf_line_ends() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        "\u{feff}customer_id,invoice_date,amount\r\nC1,2026-01-05,10\r\nC2,2026-01-06,x\r\n",
+    );
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    assert_eq!(
+        (
+            manifest.inputs[0].rows_accepted,
+            manifest.inputs[0].rows_rejected
+        ),
+        (1, 1)
+    );
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    assert_eq!(ints(&rejects, "line"), vec![Some(3)]);
+    let health = read_table(&fx.out(), "customer_health", "2026-06-30");
+    assert_eq!(
+        strings(&health, "customer_id"),
+        vec![Some("C1".to_string())]
+    );
+}
+
+#[test]
+fn quoted_fields_with_newlines_and_delimiters() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        "customer_id;invoice_date;amount;product_line\n\
+         C1;2026-01-05;10;\"cloud; \"\"premium\"\"\nsecond line\"\n\
+         C2;2026-01-06;oops;plain\n",
+    );
+    let section =
+        "[sources.invoices]\npath = \"invoices.csv\"\nformat = \"csv\"\ndelimiter = \";\"\n";
+    let manifest = fx.run(section).unwrap();
+    assert_eq!(
+        (
+            manifest.inputs[0].rows_read,
+            manifest.inputs[0].rows_rejected
+        ),
+        (2, 1)
+    );
+    let bronze = read_table(&fx.out().join("bronze"), "invoices", "2026-06-30");
+    assert_eq!(
+        strings(&bronze, "product_line")[0].as_deref(),
+        Some("cloud; \"premium\"\nsecond line")
+    );
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    assert_eq!(
+        ints(&rejects, "line"),
+        vec![Some(4)],
+        "the quoted newline moves the bad row to line 4"
+    );
+}
+
+#[test]
+fn a_missing_required_column_names_the_field_and_file_and_publishes_nothing() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", "customer_id,invoice_date\nC1,2026-01-05\n");
+    let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
+    assert!(
+        err.contains("`amount`") && err.contains("invoices.csv") && err.contains("pipeline.toml"),
+        "{err}"
+    );
+    assert!(!fx.out().join("customer_health").exists());
+    assert!(!fx.out().join("runs").exists());
+}
+
+#[test]
+fn a_mapping_to_an_absent_column_lists_the_columns_there_are() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", format!("{HEADER}C1,2026-01-05,1,I1\n"));
+    let section = format!("{INVOICES_SECTION}[sources.invoices.columns]\namount = \"含税金额\"\n");
+    let err = format!("{:#}", fx.run(&section).unwrap_err());
+    assert!(
+        err.contains("含税金额") && err.contains("customer_id, invoice_date, amount, invoice_id"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_file_and_a_missing_file_are_clear_errors() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", "");
+    let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
+    assert!(
+        err.contains("invoices.csv") && err.contains("empty"),
+        "{err}"
+    );
+
+    let fx = Fixture::new();
+    let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
+    assert!(
+        err.contains("cannot read export file") && err.contains("invoices.csv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_header_only_file_is_zero_rows_not_an_error() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", HEADER);
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    assert_eq!(manifest.inputs[0].rows_read, 0);
+    assert_eq!(manifest.tables["customer_health"].rows, 0);
+}
+
+#[test]
+fn range_rules_on_surveys_and_assessments() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", format!("{HEADER}C1,2026-01-05,1,I1\n"));
+    fx.write("surveys.ndjson", "{\"customer_id\":\"C1\",\"response_date\":\"2026-01-01\",\"nps\":11}\n{\"customer_id\":\"C1\",\"response_date\":\"2026-02-01\",\"nps\":9,\"csat\":4}\n");
+    fx.write("levels.csv", "customer_id,assessed_date,dimension,level\nC1,2026-01-01,guidance,-1\nC1,2026-01-01,acceptance,5\nC1,2026-01-01,participation,1.5\n");
+    let section = format!(
+        "{INVOICES_SECTION}\n[sources.surveys]\npath = \"surveys.ndjson\"\nformat = \"ndjson\"\n\
+         [sources.relationship_assessments]\npath = \"levels.csv\"\nformat = \"csv\"\n"
+    );
+    let manifest = fx.run(&section).unwrap();
+    let by_source = |s: &str| {
+        manifest
+            .inputs
+            .iter()
+            .find(|i| i.source == s)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            by_source("surveys").rows_accepted,
+            by_source("surveys").rows_rejected
+        ),
+        (1, 1)
+    );
+    let levels = by_source("relationship_assessments");
+    assert_eq!((levels.rows_accepted, levels.rows_rejected), (1, 2));
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    let reasons = strings(&rejects, "reason");
+    assert!(
+        reasons.iter().any(|r| r
+            .as_deref()
+            .unwrap()
+            .contains("nps must be a whole number from 0 to 10")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r
+            .as_deref()
+            .unwrap()
+            .contains("level must be a whole number from -1 to 3")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn parquet_exports_with_typed_columns_are_read() {
+    use polars::prelude::*;
+    let fx = Fixture::new();
+    let mut df = df!(
+        "customer_id" => ["C1", "C2"],
+        "invoice_date" => [chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), chrono::NaiveDate::from_ymd_opt(2026, 7, 5).unwrap()],
+        "amount" => [10.0, 20.0],
+    )
+    .unwrap();
+    let file = std::fs::File::create(fx.path("invoices.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut df).unwrap();
+    let manifest = fx
+        .run("[sources.invoices]\npath = \"invoices.parquet\"\nformat = \"parquet\"\n")
+        .unwrap();
+    assert_eq!(manifest.inputs[0].rows_accepted, 2);
+    let health = read_table(&fx.out(), "customer_health", "2026-06-30");
+    assert_eq!(
+        strings(&health, "customer_id"),
+        vec![Some("C1".to_string())],
+        "C2's only invoice is after as_of"
+    );
+}
