@@ -121,7 +121,7 @@ struct SourceSpec {
 }
 
 /// Tables published when the pipeline file names none.
-pub const DEFAULT_PUBLISH: &[&str] = &["customer_health"];
+pub const DEFAULT_PUBLISH: &[&str] = &["customer_health", "kpis"];
 
 impl Pipeline {
     /// Reads and checks a pipeline file.

@@ -1,0 +1,94 @@
+-- kpis: portfolio KPIs as of the run date, overall and by health_tier, rfm_segment,
+-- industry and region (group_by names the grouping, group_value the group). "The period"
+-- is the window_days up to as_of; "the period before" the window_days before that.
+--   customers                   customers in the group
+--   avg_health_score            mean health_score
+--   healthy … lost              customers per tier
+--   nps                         % promoters (9–10) − % detractors (0–6) among the period's answers
+--   csat                        satisfied answers (4–5) / answers with a CSAT score
+--   churn_rate                  customers lost in the period / customers at its start
+--   revenue_retention           period revenue of customers who bought in the period before /
+--                               their revenue in the period before
+--   new_customer_revenue_share  revenue from customers first invoiced in the period / revenue
+--   cross_sell_rate             buyers of more than one product line / buyers, in the period
+-- A ratio with nothing to divide by is NULL.
+WITH answers AS (
+    SELECT
+        s.customer_id,
+        COUNT(s.nps) AS nps_answers,
+        COUNT(*) FILTER (WHERE s.nps >= 9) AS promoters,
+        COUNT(*) FILTER (WHERE s.nps <= 6) AS detractors,
+        COUNT(s.csat) AS csat_answers,
+        COUNT(*) FILTER (WHERE s.csat >= 4) AS satisfied
+    FROM surveys AS s
+    CROSS JOIN params AS p
+    WHERE s.response_date > p.as_of - p.window_days
+    GROUP BY s.customer_id
+),
+revenue AS (
+    SELECT
+        i.customer_id,
+        SUM(i.amount) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS period_revenue,
+        SUM(i.amount) FILTER (WHERE i.invoice_date <= p.as_of - p.window_days
+                                AND i.invoice_date > p.as_of - 2 * p.window_days) AS prior_revenue,
+        COUNT(DISTINCT CASE WHEN i.invoice_date > p.as_of - p.window_days THEN i.product_line END) AS product_lines
+    FROM invoices AS i
+    CROSS JOIN params AS p
+    GROUP BY i.customer_id
+),
+facts AS (
+    SELECT
+        h.customer_id,
+        h.health_score,
+        h.health_tier,
+        h.rfm_segment,
+        COALESCE(h.industry, '(unknown)') AS industry,
+        COALESCE(h.region, '(unknown)') AS region,
+        COALESCE(a.nps_answers, 0) AS nps_answers,
+        COALESCE(a.promoters, 0) AS promoters,
+        COALESCE(a.detractors, 0) AS detractors,
+        COALESCE(a.csat_answers, 0) AS csat_answers,
+        COALESCE(a.satisfied, 0) AS satisfied,
+        COALESCE(LEAST(f.first_invoice_date, f.signup_date), f.first_invoice_date, f.signup_date)
+            <= p.as_of - p.window_days
+          AND (f.churn_date IS NULL OR f.churn_date > p.as_of - p.window_days) AS at_start,
+        f.churn_date IS NOT NULL AND f.churn_date > p.as_of - p.window_days AS churned_in_period,
+        COALESCE(r.period_revenue, 0) AS period_revenue,
+        COALESCE(r.prior_revenue, 0) AS prior_revenue,
+        f.first_invoice_date > p.as_of - p.window_days AS new_customer,
+        COALESCE(r.product_lines, 0) AS product_lines
+    FROM customer_health AS h
+    JOIN customer_features AS f ON f.customer_id = h.customer_id
+    CROSS JOIN params AS p
+    LEFT JOIN answers AS a ON a.customer_id = h.customer_id
+    LEFT JOIN revenue AS r ON r.customer_id = h.customer_id
+),
+grouped AS (
+    SELECT 'overall' AS group_by, 'all' AS group_value, * FROM facts
+    UNION ALL SELECT 'health_tier', health_tier AS group_value, * FROM facts
+    UNION ALL SELECT 'rfm_segment', rfm_segment AS group_value, * FROM facts
+    UNION ALL SELECT 'industry', industry AS group_value, * FROM facts
+    UNION ALL SELECT 'region', region AS group_value, * FROM facts
+)
+SELECT
+    p.as_of,
+    g.group_by,
+    g.group_value,
+    COUNT(*) AS customers,
+    AVG(g.health_score) AS avg_health_score,
+    COUNT(*) FILTER (WHERE g.health_tier = 'healthy') AS healthy,
+    COUNT(*) FILTER (WHERE g.health_tier = 'sub_healthy') AS sub_healthy,
+    COUNT(*) FILTER (WHERE g.health_tier = 'at_risk') AS at_risk,
+    COUNT(*) FILTER (WHERE g.health_tier = 'lost') AS lost,
+    100.0 * (SUM(g.promoters) - SUM(g.detractors)) / NULLIF(SUM(g.nps_answers), 0) AS nps,
+    CAST(SUM(g.satisfied) AS DOUBLE) / NULLIF(SUM(g.csat_answers), 0) AS csat,
+    CAST(COUNT(*) FILTER (WHERE g.at_start AND g.churned_in_period) AS DOUBLE)
+        / NULLIF(COUNT(*) FILTER (WHERE g.at_start), 0) AS churn_rate,
+    SUM(g.period_revenue) FILTER (WHERE g.prior_revenue > 0) / NULLIF(SUM(g.prior_revenue), 0) AS revenue_retention,
+    SUM(g.period_revenue) FILTER (WHERE g.new_customer) / NULLIF(SUM(g.period_revenue), 0) AS new_customer_revenue_share,
+    CAST(COUNT(*) FILTER (WHERE g.product_lines > 1) AS DOUBLE)
+        / NULLIF(COUNT(*) FILTER (WHERE g.period_revenue > 0), 0) AS cross_sell_rate
+FROM grouped AS g
+CROSS JOIN params AS p
+GROUP BY p.as_of, g.group_by, g.group_value
+ORDER BY g.group_by, g.group_value
