@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::canonical;
 use crate::config::Pipeline;
 use crate::ingest;
-use crate::publish::manifest::{Manifest, TableReport};
+use crate::publish::manifest::{Manifest, ScoringReport, TableReport};
 use crate::publish::Staging;
 use crate::transform;
 
@@ -93,13 +93,14 @@ pub fn run(pipeline: &Pipeline, settings: &RunSettings) -> Result<Manifest> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let tables = runtime.block_on(transform::run(pipeline, as_of, |s| staging.bronze_file(s)))?;
+    let transformed =
+        runtime.block_on(transform::run(pipeline, as_of, |s| staging.bronze_file(s)))?;
     stage_seconds.insert("transform".to_string(), started.elapsed().as_secs_f64());
 
     bar.set_message("publish: writing Parquet");
     let started = Instant::now();
     let mut reports = BTreeMap::new();
-    for table in &tables {
+    for table in &transformed.tables {
         let rows = staging.write_table(&table.name, table.schema.clone(), &table.batches)?;
         reports.insert(
             table.name.clone(),
@@ -131,11 +132,36 @@ pub fn run(pipeline: &Pipeline, settings: &RunSettings) -> Result<Manifest> {
             .map(String::from)
             .collect(),
         tables: reports,
+        scoring: scoring_report(pipeline, transformed.customers_with_data)?,
         stage_seconds,
     };
     staging.commit(&partitions, &manifest)?;
     bar.finish_and_clear();
     Ok(manifest)
+}
+
+fn scoring_report(
+    pipeline: &Pipeline,
+    customers_with_data: BTreeMap<String, u64>,
+) -> Result<ScoringReport> {
+    let weights = &pipeline.scoring.dimension_weights;
+    let dimensions_without_data = weights
+        .iter()
+        .filter(|(d, w)| *w > 0.0 && customers_with_data.get(*d).is_some_and(|n| *n == 0))
+        .map(|(d, _)| d.to_string())
+        .collect::<Vec<_>>();
+    for d in &dimensions_without_data {
+        tracing::warn!(
+            dimension = d,
+            "no customer has data for this dimension; it is left out of every score"
+        );
+    }
+    Ok(ScoringReport {
+        weighting: serde_json::to_value(&pipeline.scoring.weighting)?,
+        dimension_weights: weights.iter().map(|(d, w)| (d.to_string(), *w)).collect(),
+        customers_with_data,
+        dimensions_without_data,
+    })
 }
 
 fn table_report(settings: &RunSettings, table: &str, rows: u64) -> TableReport {

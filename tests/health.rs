@@ -105,6 +105,8 @@ weight = 0
 weight = 0
 [metrics.growth]
 weight = 0
+[metrics.nps]
+points = [[0, 0], [6, 30], [8, 70], [10, 100]]
 [sources.surveys]
 path = "surveys.csv"
 format = "csv"
@@ -203,4 +205,28 @@ fn improving_a_metric_never_lowers_its_dimension_score() {
             "case {case}: risk {risk_before} → {risk_after}"
         );
     }
+}
+
+#[test]
+fn the_manifest_records_weights_and_the_dimensions_no_source_fed() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        "customer_id,invoice_date,amount,due_date\nA,2026-05-01,10,2026-05-31\n",
+    );
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let scoring = &manifest.scoring;
+    assert_eq!(scoring.dimension_weights["value"], 0.30);
+    assert_eq!(scoring.weighting["method"], "fixed");
+    assert_eq!(scoring.customers_with_data["value"], 1);
+    assert_eq!(
+        scoring.customers_with_data["risk"], 1,
+        "due dates feed the risk dimension"
+    );
+    assert_eq!(
+        scoring.dimensions_without_data,
+        vec!["engagement", "satisfaction", "relationship"]
+    );
+    let health = read_table(&fx.out(), "customer_health", "2026-06-30");
+    assert_eq!(floats(&health, "coverage"), vec![Some(0.5)]);
 }

@@ -85,3 +85,62 @@ fn the_window_limits_frequency_and_monetary_but_not_recency() {
     assert_eq!(monetary, vec![5.0, 9.0]);
     assert_eq!(ints(&health, "recency_days"), vec![Some(1), Some(364)]);
 }
+
+#[test]
+fn custom_cut_points_and_fewer_bins_with_their_own_segments() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        "customer_id,invoice_date,amount\nA,2026-06-30,10\nB,2026-05-01,500\nB,2026-05-02,500\nC,2025-09-01,2000\n",
+    );
+    let rules = r#"
+[rfm]
+bins = 3
+recency_cuts = [30, 180]
+monetary_cuts = [100, 1000]
+[[rfm.segments]]
+name = "Active"
+r = 3
+[[rfm.segments]]
+name = "Cooling"
+r = [1, 2]
+"#;
+    fx.run(&format!("{rules}{INVOICES_SECTION}")).unwrap();
+    let health = read_table(&fx.out(), "customer_health", "2026-06-30");
+    // Recency 0, 60, 302 days: ≤ 30 → 3, ≤ 180 → 2, beyond → 1.
+    assert_eq!(ints(&health, "r_score"), vec![Some(3), Some(2), Some(1)]);
+    // Monetary 10, 1000, 2000: ≤ 100 → 1, ≤ 1000 → 2, beyond → 3.
+    assert_eq!(ints(&health, "m_score"), vec![Some(1), Some(2), Some(3)]);
+    // Frequency keeps quantiles over 3 bins: 1, 2, 1 → ranks 1, 3, 1 → 1, 1 + 3*2/3 = 3, 1.
+    assert_eq!(ints(&health, "f_score"), vec![Some(1), Some(3), Some(1)]);
+    assert_eq!(
+        strings(&health, "rfm_segment"),
+        vec![
+            Some("Active".into()),
+            Some("Cooling".into()),
+            Some("Cooling".into())
+        ]
+    );
+}
+
+#[test]
+fn a_segment_table_with_a_gap_stops_the_run_naming_the_cell() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        "customer_id,invoice_date,amount\nA,2026-06-30,10\n",
+    );
+    let rules = "[rfm]\nbins = 2\n[[rfm.segments]]\nname = \"Top\"\nr = 2\n[[rfm.segments]]\nname = \"Low\"\nr = 1\nf = 1\n";
+    let err = format!(
+        "{:#}",
+        fx.run(&format!("{rules}{INVOICES_SECTION}")).unwrap_err()
+    );
+    assert!(
+        err.contains("R1F2M1") && err.contains("no segment"),
+        "{err}"
+    );
+    assert!(
+        !fx.out().exists(),
+        "nothing is written when the pipeline is refused"
+    );
+}

@@ -1,6 +1,8 @@
 //! The `vitals` command line (clap): parses arguments, sets up logging, and hands each
 //! command to the library. Errors are printed for people, with their chain of causes.
 
+mod segments;
+
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -38,6 +40,11 @@ pub enum Command {
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Print the RFM cell → segment map a pipeline file defines.
+    Segments {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
     },
     /// Write synthetic finance, CRM and survey exports (deterministic for a seed).
     SampleData {
@@ -108,6 +115,10 @@ fn execute(cli: Cli) -> Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        Command::Segments { pipeline } => {
+            print!("{}", segments::render(&Pipeline::load(&pipeline)?.scoring));
             Ok(())
         }
         Command::SampleData {

@@ -19,8 +19,22 @@ pub struct Manifest {
     /// Canonical sources the pipeline does not have; their models see empty tables.
     pub absent_sources: Vec<String>,
     pub tables: BTreeMap<String, TableReport>,
+    pub scoring: ScoringReport,
     /// Wall-clock seconds per stage (ingest, transform, publish).
     pub stage_seconds: BTreeMap<String, f64>,
+}
+
+/// The scoring rules a run used, and how much data each dimension had.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoringReport {
+    /// `fixed`, or `ahp` with its consistency figures.
+    pub weighting: serde_json::Value,
+    pub dimension_weights: BTreeMap<String, f64>,
+    /// Customers with a score on each dimension.
+    pub customers_with_data: BTreeMap<String, u64>,
+    /// Weighted dimensions no customer had data for (e.g. their source is absent): left out
+    /// of every score, the other weights renormalized.
+    pub dimensions_without_data: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

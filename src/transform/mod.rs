@@ -17,13 +17,25 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::NaiveDate;
-use datafusion::arrow::array::RecordBatch;
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::canonical::{self, Kind};
-use crate::config::Pipeline;
+use crate::config::{scoring, Pipeline};
+
+/// What the SQL lane produced for a run.
+pub struct Transformed {
+    /// The tables the pipeline publishes, in its order.
+    pub tables: Vec<Table>,
+    /// Customers with a score on each dimension (a dimension with 0 had no data at all).
+    pub customers_with_data: BTreeMap<String, u64>,
+}
 
 /// One model's result, ready to publish.
 pub struct Table {
@@ -38,7 +50,7 @@ pub async fn run(
     pipeline: &Pipeline,
     as_of: NaiveDate,
     bronze_file: impl Fn(&str) -> PathBuf,
-) -> Result<Vec<Table>> {
+) -> Result<Transformed> {
     let ctx = SessionContext::new();
     register_sources(&ctx, pipeline, as_of, bronze_file).await?;
     rules::register(&ctx, pipeline, as_of)?;
@@ -67,6 +79,7 @@ pub async fn run(
         });
     }
 
+    let customers_with_data = customers_per_dimension(&ctx, &results).await?;
     let mut published = Vec::new();
     for name in &pipeline.publish {
         let Some(i) = results.iter().position(|t| &t.name == name) else {
@@ -78,7 +91,40 @@ pub async fn run(
         };
         published.push(results.swap_remove(i));
     }
-    Ok(published)
+    Ok(Transformed {
+        tables: published,
+        customers_with_data,
+    })
+}
+
+/// How many customers have a score on each dimension, from the `dimension_scores` model
+/// (empty when a pipeline's SQL has no such model).
+async fn customers_per_dimension(
+    ctx: &SessionContext,
+    results: &[Table],
+) -> Result<BTreeMap<String, u64>> {
+    let mut counts: BTreeMap<String, u64> = scoring::DIMENSIONS
+        .iter()
+        .map(|d| (d.to_string(), 0))
+        .collect();
+    if !results.iter().any(|t| t.name == "dimension_scores") {
+        return Ok(BTreeMap::new());
+    }
+    let sql = "SELECT dimension, COUNT(*) AS customers FROM dimension_scores GROUP BY dimension";
+    for batch in ctx.sql(sql).await?.collect().await? {
+        let names = cast(batch.column(0), &DataType::Utf8)?;
+        let customers = cast(batch.column(1), &DataType::Int64)?;
+        for (name, n) in names
+            .as_string::<i32>()
+            .iter()
+            .zip(customers.as_primitive::<Int64Type>().iter())
+        {
+            if let (Some(name), Some(n)) = (name, n) {
+                counts.insert(name.to_string(), n as u64);
+            }
+        }
+    }
+    Ok(counts)
 }
 
 fn arrow_type(kind: Kind) -> DataType {
