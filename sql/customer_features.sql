@@ -30,7 +30,7 @@ SELECT
     p.as_of,
     CAST(CAST(p.as_of AS INT) - CAST(pu.last_invoice_date AS INT) AS BIGINT) AS recency_days,
     CAST(COALESCE(pu.frequency, 0) AS BIGINT) AS frequency,
-    CAST(COALESCE(pu.monetary, 0) AS DOUBLE) AS monetary,
+    CAST(ROUND(COALESCE(pu.monetary, 0), 2) AS DOUBLE) AS monetary,
     pu.first_invoice_date,
     pu.last_invoice_date,
     t.last_activity_date,

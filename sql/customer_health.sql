@@ -7,7 +7,9 @@
 -- health_tier   lost (CRM churn date on or before as_of, or no invoice and no activity for
 --               lost_after_days), else healthy ≥ tier_healthy, sub_healthy ≥ tier_sub_healthy,
 --               else at_risk
--- contrib_<d>   the points dimension d adds to health_score (they sum to it)
+-- dim_<d>       the customer's score on dimension d, 0–100 (NULL: no data)
+-- contrib_<d>   the points dimension d adds to health_score (they sum to it, up to rounding)
+-- Scores and points are rounded to 2 decimals.
 -- weakest_dimension     the dimension with the lowest score
 -- points_to_next_tier   health points missing to reach the next tier up
 -- next_tier_lever       the dimension whose improvement reaches the next tier with the
@@ -106,18 +108,18 @@ SELECT
     t.health_tier,
     pb.playbook AS tier_playbook,
     t.coverage,
-    d.dim_value,
-    d.dim_engagement,
-    d.dim_satisfaction,
-    d.dim_relationship,
-    d.dim_risk,
-    d.contrib_value,
-    d.contrib_engagement,
-    d.contrib_satisfaction,
-    d.contrib_relationship,
-    d.contrib_risk,
+    ROUND(d.dim_value, 2) AS dim_value,
+    ROUND(d.dim_engagement, 2) AS dim_engagement,
+    ROUND(d.dim_satisfaction, 2) AS dim_satisfaction,
+    ROUND(d.dim_relationship, 2) AS dim_relationship,
+    ROUND(d.dim_risk, 2) AS dim_risk,
+    ROUND(d.contrib_value, 2) AS contrib_value,
+    ROUND(d.contrib_engagement, 2) AS contrib_engagement,
+    ROUND(d.contrib_satisfaction, 2) AS contrib_satisfaction,
+    ROUND(d.contrib_relationship, 2) AS contrib_relationship,
+    ROUND(d.contrib_risk, 2) AS contrib_risk,
     w.dimension AS weakest_dimension,
-    n.points_to_next_tier,
+    ROUND(n.points_to_next_tier, 2) AS points_to_next_tier,
     l.dimension AS next_tier_lever,
     f.name,
     f.industry,

@@ -6,6 +6,6 @@ SELECT
     customer_id,
     dimension,
     SUM(weight * score) / SUM(weight) AS score
-FROM metric_scores
+FROM customer_metrics
 WHERE weight > 0
 GROUP BY customer_id, dimension

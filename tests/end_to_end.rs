@@ -88,6 +88,44 @@ fn sample_pipeline_publishes_every_table_and_accounts_for_every_row() {
         assert_eq!(cell.as_deref(), Some(expected.as_str()));
     }
 
+    for column in [
+        "rfm_segment",
+        "health_score",
+        "health_tier",
+        "tier_playbook",
+        "coverage",
+        "dim_value",
+        "dim_engagement",
+        "dim_satisfaction",
+        "dim_relationship",
+        "dim_risk",
+        "contrib_value",
+        "contrib_risk",
+        "weakest_dimension",
+        "points_to_next_tier",
+        "next_tier_lever",
+    ] {
+        assert!(
+            health.column(column).is_ok(),
+            "customer_health lacks {column}"
+        );
+    }
+    let tiers: BTreeSet<String> = strings(&health, "health_tier")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        tiers.len(),
+        4,
+        "the sample portfolio has every tier: {tiers:?}"
+    );
+    assert!(manifest.scoring.dimensions_without_data.is_empty());
+    for table in ["customer_metrics", "kpis"] {
+        let df = read_table(out.path(), table, "2026-06-30");
+        assert_eq!(df.height() as u64, manifest.tables[table].rows, "{table}");
+        assert!(df.height() > 0, "{table}");
+    }
+
     let rejects = read_table(out.path(), "rejects", "2026-06-30");
     assert_eq!(rejects.height() as u64, manifest.tables["rejects"].rows);
     assert!(ints(&rejects, "line")

@@ -121,7 +121,7 @@ struct SourceSpec {
 }
 
 /// Tables published when the pipeline file names none.
-pub const DEFAULT_PUBLISH: &[&str] = &["customer_health", "kpis"];
+pub const DEFAULT_PUBLISH: &[&str] = &["customer_health", "customer_metrics", "kpis"];
 
 impl Pipeline {
     /// Reads and checks a pipeline file.

@@ -1,5 +1,6 @@
--- metric_scores: every configured metric of every customer on a 0–100 scale, by the rule
--- for that metric in the pipeline file (the metric_rules and metric_points tables).
+-- customer_metrics: every configured metric of every customer, its value and its 0–100
+-- score by the rule for that metric in the pipeline file (the metric_rules and
+-- metric_points tables). Published, so "which metric pulled the score down" is one query.
 --   percentile  mid-rank percentile within the portfolio of customers having the metric:
 --               100 * (customers strictly worse + half the customers tied with it) / n.
 --               Ties share a score; a lone or all-equal metric scores 50.
