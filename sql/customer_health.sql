@@ -14,6 +14,10 @@
 -- points_to_next_tier   health points missing to reach the next tier up
 -- next_tier_lever       the dimension whose improvement reaches the next tier with the
 --                       fewest dimension points (needs weight, and room below 100)
+-- previous_as_of … tier_changed   the move since the previous run (previous_health; all
+--                       NULL for a customer the previous run did not score): score_delta
+--                       is health_score − previous_score, trend is up / down beyond
+--                       trend_threshold points, else flat
 WITH weighted AS (
     SELECT d.customer_id, d.dimension, d.score, w.weight
     FROM dimension_scores AS d
@@ -124,8 +128,20 @@ SELECT
     f.name,
     f.industry,
     f.region,
-    f.owner
+    f.owner,
+    ph.as_of AS previous_as_of,
+    ph.health_score AS previous_score,
+    ROUND(t.health_score - ph.health_score, 2) AS score_delta,
+    CASE
+        WHEN t.health_score IS NULL OR ph.health_score IS NULL THEN NULL
+        WHEN ROUND(t.health_score - ph.health_score, 2) > p.trend_threshold THEN 'up'
+        WHEN ROUND(t.health_score - ph.health_score, 2) < -p.trend_threshold THEN 'down'
+        ELSE 'flat'
+    END AS trend,
+    ph.health_tier AS previous_tier,
+    ph.health_tier <> t.health_tier AS tier_changed
 FROM customer_features AS f
+CROSS JOIN params AS p
 JOIN customer_rfm AS r ON r.customer_id = f.customer_id
 JOIN tiered AS t ON t.customer_id = f.customer_id
 JOIN tier_playbooks AS pb ON pb.health_tier = t.health_tier
@@ -133,4 +149,5 @@ JOIN next_tier AS n ON n.customer_id = f.customer_id
 LEFT JOIN by_dimension AS d ON d.customer_id = f.customer_id
 LEFT JOIN weakest AS w ON w.customer_id = f.customer_id AND w.pick = 1
 LEFT JOIN levers AS l ON l.customer_id = f.customer_id AND l.pick = 1
+LEFT JOIN previous_health AS ph ON ph.customer_id = f.customer_id
 ORDER BY f.customer_id

@@ -71,3 +71,4 @@ scored AS (
 SELECT r.customer_id, r.dimension, r.metric, r.value, r.weight, CAST(s.score AS DOUBLE) AS score
 FROM ruled AS r
 JOIN scored AS s ON s.customer_id = r.customer_id AND s.metric = r.metric
+ORDER BY r.customer_id, r.dimension, r.metric

@@ -53,30 +53,15 @@ impl Source {
 }
 
 const fn req(name: &'static str, kind: Kind) -> Field {
-    Field {
-        name,
-        kind,
-        required: true,
-        unique: false,
-        planned: false,
-    }
+    Field { name, kind, required: true, unique: false, planned: false }
 }
 
 const fn opt(name: &'static str, kind: Kind) -> Field {
-    Field {
-        name,
-        kind,
-        required: false,
-        unique: false,
-        planned: false,
-    }
+    Field { name, kind, required: false, unique: false, planned: false }
 }
 
 const fn planned(field: Field) -> Field {
-    Field {
-        planned: true,
-        ..field
-    }
+    Field { planned: true, ..field }
 }
 
 use Kind::{Date, Number, Text};
@@ -89,10 +74,7 @@ pub const SOURCES: &[Source] = &[
             req("customer_id", Text),
             req("invoice_date", Date),
             req("amount", Number),
-            Field {
-                unique: true,
-                ..opt("invoice_id", Text)
-            },
+            Field { unique: true, ..opt("invoice_id", Text) },
             planned(opt("due_date", Date)),
             opt("paid_date", Date),
             opt("product_line", Text),
@@ -102,10 +84,7 @@ pub const SOURCES: &[Source] = &[
         name: "accounts",
         event_date: "signup_date",
         fields: &[
-            Field {
-                unique: true,
-                ..req("customer_id", Text)
-            },
+            Field { unique: true, ..req("customer_id", Text) },
             opt("name", Text),
             opt("industry", Text),
             opt("region", Text),
@@ -113,6 +92,8 @@ pub const SOURCES: &[Source] = &[
             opt("signup_date", Date),
             opt("status", Text),
             opt("churn_date", Date),
+            opt("key_contact", Text),
+            opt("key_contact_since", Date),
         ],
     },
     Source {
@@ -185,14 +166,8 @@ mod tests {
     #[test]
     fn every_source_has_customer_id_and_a_dated_event_field() {
         for s in SOURCES {
-            assert!(
-                s.field("customer_id").is_some_and(|f| f.required),
-                "{}",
-                s.name
-            );
-            let event = s
-                .field(s.event_date)
-                .unwrap_or_else(|| panic!("{}", s.name));
+            assert!(s.field("customer_id").is_some_and(|f| f.required), "{}", s.name);
+            let event = s.field(s.event_date).unwrap_or_else(|| panic!("{}", s.name));
             assert_eq!(event.kind, Kind::Date, "{}", s.name);
         }
     }

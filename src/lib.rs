@@ -1,13 +1,14 @@
 //! vitals: nightly B2B customer-health scoring.
 //!
 //! The lanes, each owning one engine, meet only through Parquet files:
-//! [`ingest`] (polars) → [`transform`] (DataFusion SQL models) → [`publish`] (Parquet
-//! partitions and the run manifest). [`run`] sequences them; [`cli`] is the command line.
+//! [`ingest`] (polars) → [`transform`] (DataFusion SQL models) → [`model`] (linfa churn
+//! model) → [`publish`] (Parquet partitions and the run manifest). [`run`] sequences them; [`cli`] is the command line.
 
 pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod model;
 pub mod publish;
 pub mod run;
 pub mod sample_data;

@@ -16,39 +16,19 @@ fn a_bad_value_is_quarantined_and_the_run_succeeds() {
     );
     let manifest = fx.run(INVOICES_SECTION).unwrap();
     let input = &manifest.inputs[0];
-    assert_eq!(
-        (input.rows_read, input.rows_accepted, input.rows_rejected),
-        (5, 1, 4)
-    );
+    assert_eq!((input.rows_read, input.rows_accepted, input.rows_rejected), (5, 1, 4));
 
     let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
-    assert_eq!(
-        ints(&rejects, "line"),
-        vec![Some(3), Some(4), Some(5), Some(6)]
-    );
+    assert_eq!(ints(&rejects, "line"), vec![Some(3), Some(4), Some(5), Some(6)]);
     assert_eq!(
         strings(&rejects, "column"),
-        ["invoice_date", "amount", "customer_id", "invoice_id"]
-            .map(|s| Some(s.to_string()))
-            .to_vec()
+        ["invoice_date", "amount", "customer_id", "invoice_id"].map(|s| Some(s.to_string())).to_vec()
     );
-    assert_eq!(
-        strings(&rejects, "raw_value")[0].as_deref(),
-        Some("2026-13-45")
-    );
+    assert_eq!(strings(&rejects, "raw_value")[0].as_deref(), Some("2026-13-45"));
     let reasons = strings(&rejects, "reason");
-    assert!(
-        reasons[0].as_deref().unwrap().contains("not a date"),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons[2].as_deref().unwrap().contains("missing"),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons[3].as_deref().unwrap().contains("duplicate"),
-        "{reasons:?}"
-    );
+    assert!(reasons[0].as_deref().unwrap().contains("not a date"), "{reasons:?}");
+    assert!(reasons[2].as_deref().unwrap().contains("missing"), "{reasons:?}");
+    assert!(reasons[3].as_deref().unwrap().contains("duplicate"), "{reasons:?}");
     assert_eq!(manifest.tables["rejects"].rows, 4);
 }
 
@@ -72,48 +52,29 @@ amount = "含税金额"
     let manifest = fx.run(section).unwrap();
     assert_eq!(manifest.inputs[0].rows_accepted, 1);
     let bronze = read_table(&fx.out().join("bronze"), "invoices", "2026-06-30");
-    assert_eq!(
-        bronze.column("amount").unwrap().f64().unwrap().get(0),
-        Some(1234.5)
-    );
+    assert_eq!(bronze.column("amount").unwrap().f64().unwrap().get(0), Some(1234.5));
 }
 
 #[test]
 fn gbk_bytes_declared_as_utf8_are_a_clear_error() {
     let fx = Fixture::new();
-    let (gbk, _, _) =
-        encoding_rs::GBK.encode("customer_id,invoice_date,amount\n客户,2026-01-05,1\n");
+    let (gbk, _, _) = encoding_rs::GBK.encode("customer_id,invoice_date,amount\n客户,2026-01-05,1\n");
     fx.write("invoices.csv", gbk);
     let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
-    assert!(
-        err.contains("invoices.csv") && err.contains("line 2") && err.contains("gbk"),
-        "{err}"
-    );
+    assert!(err.contains("invoices.csv") && err.contains("line 2") && err.contains("gbk"), "{err}");
     assert!(!fx.out().join("customer_health").exists());
 }
 
 #[test]
 fn utf8_bom_and_crlf_line_ends() {
     let fx = Fixture::new();
-    fx.write(
-        "invoices.csv",
-        "\u{feff}customer_id,invoice_date,amount\r\nC1,2026-01-05,10\r\nC2,2026-01-06,x\r\n",
-    );
+    fx.write("invoices.csv", "\u{feff}customer_id,invoice_date,amount\r\nC1,2026-01-05,10\r\nC2,2026-01-06,x\r\n");
     let manifest = fx.run(INVOICES_SECTION).unwrap();
-    assert_eq!(
-        (
-            manifest.inputs[0].rows_accepted,
-            manifest.inputs[0].rows_rejected
-        ),
-        (1, 1)
-    );
+    assert_eq!((manifest.inputs[0].rows_accepted, manifest.inputs[0].rows_rejected), (1, 1));
     let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
     assert_eq!(ints(&rejects, "line"), vec![Some(3)]);
     let health = read_table(&fx.out(), "customer_health", "2026-06-30");
-    assert_eq!(
-        strings(&health, "customer_id"),
-        vec![Some("C1".to_string())]
-    );
+    assert_eq!(strings(&health, "customer_id"), vec![Some("C1".to_string())]);
 }
 
 #[test]
@@ -125,27 +86,13 @@ fn quoted_fields_with_newlines_and_delimiters() {
          C1;2026-01-05;10;\"cloud; \"\"premium\"\"\nsecond line\"\n\
          C2;2026-01-06;oops;plain\n",
     );
-    let section =
-        "[sources.invoices]\npath = \"invoices.csv\"\nformat = \"csv\"\ndelimiter = \";\"\n";
-    let manifest = fx.run(section).unwrap();
-    assert_eq!(
-        (
-            manifest.inputs[0].rows_read,
-            manifest.inputs[0].rows_rejected
-        ),
-        (2, 1)
-    );
+    let section = format!("{INVOICES_SECTION}delimiter = \";\"\n");
+    let manifest = fx.run(&section).unwrap();
+    assert_eq!((manifest.inputs[0].rows_read, manifest.inputs[0].rows_rejected), (2, 1));
     let bronze = read_table(&fx.out().join("bronze"), "invoices", "2026-06-30");
-    assert_eq!(
-        strings(&bronze, "product_line")[0].as_deref(),
-        Some("cloud; \"premium\"\nsecond line")
-    );
+    assert_eq!(strings(&bronze, "product_line")[0].as_deref(), Some("cloud; \"premium\"\nsecond line"));
     let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
-    assert_eq!(
-        ints(&rejects, "line"),
-        vec![Some(4)],
-        "the quoted newline moves the bad row to line 4"
-    );
+    assert_eq!(ints(&rejects, "line"), vec![Some(4)], "the quoted newline moves the bad row to line 4");
 }
 
 #[test]
@@ -153,12 +100,10 @@ fn a_missing_required_column_names_the_field_and_file_and_publishes_nothing() {
     let fx = Fixture::new();
     fx.write("invoices.csv", "customer_id,invoice_date\nC1,2026-01-05\n");
     let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
-    assert!(
-        err.contains("`amount`") && err.contains("invoices.csv") && err.contains("pipeline.toml"),
-        "{err}"
-    );
+    assert!(err.contains("`amount`") && err.contains("invoices.csv") && err.contains("pipeline.toml"), "{err}");
     assert!(!fx.out().join("customer_health").exists());
-    assert!(!fx.out().join("runs").exists());
+    assert!(!fx.out().join("runs/2026-06-30/manifest.json").exists());
+    assert!(fx.out().join("runs/2026-06-30/failure.json").exists(), "the failure is recorded");
 }
 
 #[test]
@@ -167,10 +112,7 @@ fn a_mapping_to_an_absent_column_lists_the_columns_there_are() {
     fx.write("invoices.csv", format!("{HEADER}C1,2026-01-05,1,I1\n"));
     let section = format!("{INVOICES_SECTION}[sources.invoices.columns]\namount = \"含税金额\"\n");
     let err = format!("{:#}", fx.run(&section).unwrap_err());
-    assert!(
-        err.contains("含税金额") && err.contains("customer_id, invoice_date, amount, invoice_id"),
-        "{err}"
-    );
+    assert!(err.contains("含税金额") && err.contains("customer_id, invoice_date, amount, invoice_id"), "{err}");
 }
 
 #[test]
@@ -178,17 +120,11 @@ fn an_empty_file_and_a_missing_file_are_clear_errors() {
     let fx = Fixture::new();
     fx.write("invoices.csv", "");
     let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
-    assert!(
-        err.contains("invoices.csv") && err.contains("empty"),
-        "{err}"
-    );
+    assert!(err.contains("invoices.csv") && err.contains("empty"), "{err}");
 
     let fx = Fixture::new();
     let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
-    assert!(
-        err.contains("cannot read export file") && err.contains("invoices.csv"),
-        "{err}"
-    );
+    assert!(err.contains("cannot read export file") && err.contains("invoices.csv"), "{err}");
 }
 
 #[test]
@@ -207,41 +143,22 @@ fn range_rules_on_surveys_and_assessments() {
     fx.write("surveys.ndjson", "{\"customer_id\":\"C1\",\"response_date\":\"2026-01-01\",\"nps\":11}\n{\"customer_id\":\"C1\",\"response_date\":\"2026-02-01\",\"nps\":9,\"csat\":4}\n");
     fx.write("levels.csv", "customer_id,assessed_date,dimension,level\nC1,2026-01-01,guidance,-1\nC1,2026-01-01,acceptance,5\nC1,2026-01-01,participation,1.5\n");
     let section = format!(
-        "{INVOICES_SECTION}\n[sources.surveys]\npath = \"surveys.ndjson\"\nformat = \"ndjson\"\n\
-         [sources.relationship_assessments]\npath = \"levels.csv\"\nformat = \"csv\"\n"
+        "{INVOICES_SECTION}\n[sources.surveys]\npath = \"surveys.ndjson\"\nformat = \"ndjson\"\nmax_reject_ratio = 1.0\n\
+         [sources.relationship_assessments]\npath = \"levels.csv\"\nformat = \"csv\"\nmax_reject_ratio = 1.0\n"
     );
     let manifest = fx.run(&section).unwrap();
-    let by_source = |s: &str| {
-        manifest
-            .inputs
-            .iter()
-            .find(|i| i.source == s)
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(
-        (
-            by_source("surveys").rows_accepted,
-            by_source("surveys").rows_rejected
-        ),
-        (1, 1)
-    );
+    let by_source = |s: &str| manifest.inputs.iter().find(|i| i.source == s).unwrap().clone();
+    assert_eq!((by_source("surveys").rows_accepted, by_source("surveys").rows_rejected), (1, 1));
     let levels = by_source("relationship_assessments");
     assert_eq!((levels.rows_accepted, levels.rows_rejected), (1, 2));
     let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
     let reasons = strings(&rejects, "reason");
     assert!(
-        reasons.iter().any(|r| r
-            .as_deref()
-            .unwrap()
-            .contains("nps must be a whole number from 0 to 10")),
+        reasons.iter().any(|r| r.as_deref().unwrap().contains("nps must be a whole number from 0 to 10")),
         "{reasons:?}"
     );
     assert!(
-        reasons.iter().any(|r| r
-            .as_deref()
-            .unwrap()
-            .contains("level must be a whole number from -1 to 3")),
+        reasons.iter().any(|r| r.as_deref().unwrap().contains("level must be a whole number from -1 to 3")),
         "{reasons:?}"
     );
 }
@@ -258,14 +175,8 @@ fn parquet_exports_with_typed_columns_are_read() {
     .unwrap();
     let file = std::fs::File::create(fx.path("invoices.parquet")).unwrap();
     ParquetWriter::new(file).finish(&mut df).unwrap();
-    let manifest = fx
-        .run("[sources.invoices]\npath = \"invoices.parquet\"\nformat = \"parquet\"\n")
-        .unwrap();
+    let manifest = fx.run("[sources.invoices]\npath = \"invoices.parquet\"\nformat = \"parquet\"\n").unwrap();
     assert_eq!(manifest.inputs[0].rows_accepted, 2);
     let health = read_table(&fx.out(), "customer_health", "2026-06-30");
-    assert_eq!(
-        strings(&health, "customer_id"),
-        vec![Some("C1".to_string())],
-        "C2's only invoice is after as_of"
-    );
+    assert_eq!(strings(&health, "customer_id"), vec![Some("C1".to_string())], "C2's only invoice is after as_of");
 }

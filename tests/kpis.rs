@@ -32,30 +32,12 @@ fn overall_kpis_match_the_formulas() {
     );
     fx.run(&sources).unwrap();
     let kpis = read_table(&fx.out(), "kpis", "2026-06-30");
-    let overall = kpis
-        .clone()
-        .lazy()
-        .filter(col("group_by").eq(lit("overall")))
-        .collect()
-        .unwrap();
+    let overall = kpis.clone().lazy().filter(col("group_by").eq(lit("overall"))).collect().unwrap();
     assert_eq!(overall.height(), 1);
-    let value = |c: &str| {
-        overall
-            .column(c)
-            .unwrap()
-            .cast(&DataType::Float64)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .get(0)
-    };
+    let value = |c: &str| overall.column(c).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0);
     assert_eq!(value("customers"), Some(4.0));
     // Six answers in the period: promoters 10, 9, 10; detractors 6, 0 → (3 − 2) / 6.
-    assert!(
-        (value("nps").unwrap() - 100.0 / 6.0).abs() < 1e-9,
-        "{:?}",
-        value("nps")
-    );
+    assert!((value("nps").unwrap() - 100.0 / 6.0).abs() < 1e-9, "{:?}", value("nps"));
     // CSAT answers 5, 3, 4, 1 in the period: two satisfied.
     assert_eq!(value("csat"), Some(0.5));
     // At the start: A and B (C signed later, D left before); B left in the period.
@@ -68,13 +50,6 @@ fn overall_kpis_match_the_formulas() {
     assert!((value("cross_sell_rate").unwrap() - 1.0 / 3.0).abs() < 1e-9);
     assert_eq!(value("lost"), Some(2.0));
 
-    let by_industry = kpis
-        .lazy()
-        .filter(col("group_by").eq(lit("industry")))
-        .collect()
-        .unwrap();
-    assert_eq!(
-        strings(&by_industry, "group_value"),
-        vec![Some("energy".into()), Some("retail".into())]
-    );
+    let by_industry = kpis.lazy().filter(col("group_by").eq(lit("industry"))).collect().unwrap();
+    assert_eq!(strings(&by_industry, "group_value"), vec![Some("energy".into()), Some("retail".into())]);
 }

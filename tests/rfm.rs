@@ -41,13 +41,8 @@ fn ties_share_a_score_and_a_mostly_single_purchase_portfolio_stays_defined() {
     fx.write("invoices.csv", portfolio());
     fx.run(INVOICES_SECTION).unwrap();
     let health = read_table(&fx.out(), "customer_health", "2026-06-30");
-    let ids: Vec<String> = strings(&health, "customer_id")
-        .into_iter()
-        .map(Option::unwrap)
-        .collect();
-    let score = |col: &str, id: &str| {
-        ints(&health, col)[ids.iter().position(|i| i == id).unwrap()].unwrap()
-    };
+    let ids: Vec<String> = strings(&health, "customer_id").into_iter().map(Option::unwrap).collect();
+    let score = |col: &str, id: &str| ints(&health, col)[ids.iter().position(|i| i == id).unwrap()].unwrap();
 
     // Frequency: six tied at rank 1 → 1; ranks 7,7 → 1 + 5*6/10 = 4; rank 9 → 5; rank 10 → 5.
     let f: Vec<i64> = ids.iter().map(|id| score("f_score", id)).collect();
@@ -67,21 +62,14 @@ fn ties_share_a_score_and_a_mostly_single_purchase_portfolio_stays_defined() {
 #[test]
 fn the_window_limits_frequency_and_monetary_but_not_recency() {
     let fx = Fixture::new();
-    fx.write("invoices.csv", "customer_id,invoice_date,amount\nC1,2024-01-01,1000\nC1,2026-06-29,5\nC2,2025-06-30,7\nC2,2025-07-01,9\n");
+    fx.write(
+        "invoices.csv",
+        "customer_id,invoice_date,amount\nC1,2024-01-01,1000\nC1,2026-06-29,5\nC2,2025-06-30,7\nC2,2025-07-01,9\n",
+    );
     fx.run(INVOICES_SECTION).unwrap();
     let health = read_table(&fx.out(), "customer_health", "2026-06-30");
-    assert_eq!(
-        ints(&health, "frequency"),
-        vec![Some(1), Some(1)],
-        "2025-06-30 is 365 days back: outside"
-    );
-    let monetary = health
-        .column("monetary")
-        .unwrap()
-        .f64()
-        .unwrap()
-        .into_no_null_iter()
-        .collect::<Vec<_>>();
+    assert_eq!(ints(&health, "frequency"), vec![Some(1), Some(1)], "2025-06-30 is 365 days back: outside");
+    let monetary = health.column("monetary").unwrap().f64().unwrap().into_no_null_iter().collect::<Vec<_>>();
     assert_eq!(monetary, vec![5.0, 9.0]);
     assert_eq!(ints(&health, "recency_days"), vec![Some(1), Some(364)]);
 }
@@ -115,32 +103,17 @@ r = [1, 2]
     assert_eq!(ints(&health, "f_score"), vec![Some(1), Some(3), Some(1)]);
     assert_eq!(
         strings(&health, "rfm_segment"),
-        vec![
-            Some("Active".into()),
-            Some("Cooling".into()),
-            Some("Cooling".into())
-        ]
+        vec![Some("Active".into()), Some("Cooling".into()), Some("Cooling".into())]
     );
 }
 
 #[test]
 fn a_segment_table_with_a_gap_stops_the_run_naming_the_cell() {
     let fx = Fixture::new();
-    fx.write(
-        "invoices.csv",
-        "customer_id,invoice_date,amount\nA,2026-06-30,10\n",
-    );
-    let rules = "[rfm]\nbins = 2\n[[rfm.segments]]\nname = \"Top\"\nr = 2\n[[rfm.segments]]\nname = \"Low\"\nr = 1\nf = 1\n";
-    let err = format!(
-        "{:#}",
-        fx.run(&format!("{rules}{INVOICES_SECTION}")).unwrap_err()
-    );
-    assert!(
-        err.contains("R1F2M1") && err.contains("no segment"),
-        "{err}"
-    );
-    assert!(
-        !fx.out().exists(),
-        "nothing is written when the pipeline is refused"
-    );
+    fx.write("invoices.csv", "customer_id,invoice_date,amount\nA,2026-06-30,10\n");
+    let rules =
+        "[rfm]\nbins = 2\n[[rfm.segments]]\nname = \"Top\"\nr = 2\n[[rfm.segments]]\nname = \"Low\"\nr = 1\nf = 1\n";
+    let err = format!("{:#}", fx.run(&format!("{rules}{INVOICES_SECTION}")).unwrap_err());
+    assert!(err.contains("R1F2M1") && err.contains("no segment"), "{err}");
+    assert!(!fx.out().exists(), "nothing is written when the pipeline is refused");
 }

@@ -1,16 +1,18 @@
 //! The `vitals` command line (clap): parses arguments, sets up logging, and hands each
 //! command to the library. Errors are printed for people, with their chain of causes.
 
+mod history;
 mod segments;
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Pipeline;
-use crate::run::{self, RunSettings};
+use crate::model::ModelChoice;
+use crate::run::{self, exit, RunSettings};
 use crate::sample_data::{self, SampleOptions};
 
 #[derive(Debug, Parser)]
@@ -23,8 +25,17 @@ pub struct Cli {
     /// No progress or summary output; only warnings and errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Log lines on stderr as text, or as JSON objects for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +48,30 @@ pub enum Command {
         /// Defaults to [run] as_of in the pipeline file, else today.
         #[arg(long)]
         as_of: Option<NaiveDate>,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a pipeline scoring churn with a saved model instead of training one.
+    Predict {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// The saved model: <out>/models/churn/as_of=<date>/model.json.
+        #[arg(long)]
+        model: PathBuf,
+        /// Score as of this date (YYYY-MM-DD); defaults as for `run`.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show one customer's score, tier, dimensions, churn risk and alerts over every run.
+    History {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// The customer, e.g. C0000009.
+        customer: String,
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -65,74 +100,99 @@ pub enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
-    init_logging(cli.quiet);
-    match execute(cli) {
-        Ok(()) => 0,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            1
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    init_logging(cli.quiet, cli.log_format);
+    let format = cli.log_format;
+    match execute(cli) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            let code = run::exit_code(&e);
+            match format {
+                LogFormat::Text => eprintln!("error: {e:#}"),
+                LogFormat::Json => tracing::error!(exit_code = code, "{e:#}"),
+            }
+            code
         }
     }
 }
 
-fn init_logging(quiet: bool) {
+fn init_logging(quiet: bool, format: LogFormat) {
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("VITALS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+}
+
+fn run_pipeline(
+    pipeline: &std::path::Path,
+    as_of: Option<NaiveDate>,
+    out: Option<PathBuf>,
+    model: ModelChoice,
+    quiet: bool,
+) -> Result<()> {
+    let pipeline = Pipeline::load(pipeline)?;
+    let progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut settings = RunSettings::resolve(&pipeline, as_of, out, progress)?;
+    settings.model = model;
+    let manifest = run::run(&pipeline, &settings)?;
+    if !quiet {
+        println!("published as of {} to {}", manifest.as_of, settings.out.display());
+        for (table, report) in &manifest.tables {
+            println!("  {table:<18} {:>10} rows", report.rows);
+        }
+        for input in &manifest.inputs {
+            println!(
+                "  source {:<25} read {:>9}  accepted {:>9}  rejected {:>6}",
+                input.source, input.rows_read, input.rows_accepted, input.rows_rejected
+            );
+        }
+        let churn = &manifest.churn;
+        match (&churn.validation, &churn.reason) {
+            (Some(v), _) => println!(
+                "  churn model {}: out-of-time ROC AUC {:.3} (RFM baseline {:.3}) on {}",
+                churn.status, v.model.roc_auc, v.baseline.roc_auc, v.test_snapshot
+            ),
+            (None, Some(reason)) => println!("  churn model {}: {reason}", churn.status),
+            (None, None) => println!("  churn model {}", churn.status),
+        }
+        let alerts: Vec<String> = manifest.alerts.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+        match &manifest.previous_as_of {
+            Some(previous) => println!("  compared with {previous}; alerts: {}", alerts.join(", ")),
+            None => println!("  first run in {}; alerts: {}", settings.out.display(), alerts.join(", ")),
+        }
+    }
+    Ok(())
 }
 
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run {
-            pipeline,
-            as_of,
-            out,
-        } => {
+        Command::Run { pipeline, as_of, out } => run_pipeline(&pipeline, as_of, out, ModelChoice::Pipeline, cli.quiet),
+        Command::Predict { pipeline, model, as_of, out } => {
+            run_pipeline(&pipeline, as_of, out, ModelChoice::File(model), cli.quiet)
+        }
+        Command::History { pipeline, customer, out } => {
             let pipeline = Pipeline::load(&pipeline)?;
-            let progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let settings = RunSettings::resolve(&pipeline, as_of, out, progress)?;
-            let manifest = run::run(&pipeline, &settings)?;
-            if !cli.quiet {
-                println!(
-                    "published as of {} to {}",
-                    manifest.as_of,
-                    settings.out.display()
-                );
-                for (table, report) in &manifest.tables {
-                    println!("  {table:<18} {:>10} rows", report.rows);
-                }
-                for input in &manifest.inputs {
-                    println!(
-                        "  source {:<25} read {:>9}  accepted {:>9}  rejected {:>6}",
-                        input.source, input.rows_read, input.rows_accepted, input.rows_rejected
-                    );
-                }
-            }
+            let settings = RunSettings::resolve(&pipeline, None, out, false)?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            print!("{}", runtime.block_on(history::render(&settings.out, &customer))?);
             Ok(())
         }
         Command::Segments { pipeline } => {
             print!("{}", segments::render(&Pipeline::load(&pipeline)?.scoring));
             Ok(())
         }
-        Command::SampleData {
-            customers,
-            seed,
-            end,
-            out,
-        } => {
-            let summary = sample_data::generate(&SampleOptions {
-                customers,
-                seed,
-                out,
-                end,
-            })?;
+        Command::SampleData { customers, seed, end, out } => {
+            let summary = sample_data::generate(&SampleOptions { customers, seed, out, end })?;
             if !cli.quiet {
                 for (path, rows) in &summary.files {
                     println!("{:>10} rows  {}", rows, path.display());

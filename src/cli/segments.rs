@@ -7,24 +7,14 @@ use crate::config::Scoring;
 /// then each segment with its number of cells.
 pub fn render(scoring: &Scoring) -> String {
     let bins = scoring.rfm_bins;
-    let cell = |r: u32, f: u32, m: u32| -> &Cell {
-        &scoring.segments[(((r - 1) * bins + (f - 1)) * bins + (m - 1)) as usize]
-    };
-    let m_free = (1..=bins).all(|r| {
-        (1..=bins).all(|f| (1..=bins).all(|m| cell(r, f, m).segment == cell(r, f, 1).segment))
-    });
+    let cell =
+        |r: u32, f: u32, m: u32| -> &Cell { &scoring.segments[(((r - 1) * bins + (f - 1)) * bins + (m - 1)) as usize] };
+    let m_free =
+        (1..=bins).all(|r| (1..=bins).all(|f| (1..=bins).all(|m| cell(r, f, m).segment == cell(r, f, 1).segment)));
     let mut out = String::new();
     if m_free {
-        let width = scoring
-            .segments
-            .iter()
-            .map(|c| c.segment.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(4);
-        out.push_str(&format!(
-            "RFM segments ({bins} bins; M does not change the segment)\n\n    "
-        ));
+        let width = scoring.segments.iter().map(|c| c.segment.chars().count()).max().unwrap_or(0).max(4);
+        out.push_str(&format!("RFM segments ({bins} bins; M does not change the segment)\n\n    "));
         for f in 1..=bins {
             out.push_str(&format!(" {:<width$}", format!("F{f}")));
         }
@@ -51,11 +41,7 @@ pub fn render(scoring: &Scoring) -> String {
         }
     }
     for name in names {
-        let n = scoring
-            .segments
-            .iter()
-            .filter(|c| c.segment == name)
-            .count();
+        let n = scoring.segments.iter().filter(|c| c.segment == name).count();
         out.push_str(&format!("{name:<24} {n:>4} cells\n"));
     }
     out
@@ -69,11 +55,7 @@ mod tests {
 
     #[test]
     fn the_default_map_reads_as_a_grid() {
-        let p = Pipeline::parse(
-            "[sources.invoices]\npath = \"x\"\nformat = \"csv\"\n",
-            Path::new("p.toml"),
-        )
-        .unwrap();
+        let p = Pipeline::parse("[sources.invoices]\npath = \"x\"\nformat = \"csv\"\n", Path::new("p.toml")).unwrap();
         let text = render(&p.scoring);
         let r5 = text.lines().find(|l| l.starts_with("R5")).unwrap();
         assert!(r5.contains("New") && r5.contains("Champions"), "{text}");

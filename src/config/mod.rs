@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::canonical;
 
 pub mod ahp;
+pub mod churn;
 pub mod scoring;
 pub mod segments;
 
@@ -24,13 +25,8 @@ pub use scoring::Scoring;
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// `[params]` names the run sets itself from typed settings; a pipeline may not set them.
-pub const RESERVED_PARAMS: [&str; 5] = [
-    "as_of",
-    "rfm_bins",
-    "tier_healthy",
-    "tier_sub_healthy",
-    "lost_after_days",
-];
+pub const RESERVED_PARAMS: [&str; 6] =
+    ["as_of", "previous_as_of", "rfm_bins", "tier_healthy", "tier_sub_healthy", "lost_after_days"];
 
 /// A pipeline file, read and checked.
 #[derive(Debug, Clone)]
@@ -45,6 +41,7 @@ pub struct Pipeline {
     /// Named values handed to every SQL model as the one-row table `params`.
     pub params: BTreeMap<String, toml::Value>,
     pub scoring: Scoring,
+    pub churn: churn::Churn,
 }
 
 /// How one export is read and mapped onto its canonical source.
@@ -60,7 +57,12 @@ pub struct SourceConfig {
     pub decimal_separator: String,
     /// Canonical field → column name in the export, as written in the pipeline file.
     pub columns: BTreeMap<String, String>,
+    /// Rejected rows / rows read above which the run stops before publishing.
+    pub max_reject_ratio: f64,
 }
+
+/// The data-quality gate when a source sets no `max_reject_ratio`.
+pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.1;
 
 impl SourceConfig {
     pub fn name(&self) -> &'static str {
@@ -94,6 +96,7 @@ struct FileSpec {
     rfm: scoring::RfmSpec,
     health: scoring::HealthSpec,
     metrics: BTreeMap<String, scoring::MetricSpec>,
+    churn: churn::Churn,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,22 +119,19 @@ struct SourceSpec {
     date_formats: Option<Vec<String>>,
     thousands_separator: Option<String>,
     decimal_separator: Option<String>,
+    max_reject_ratio: Option<f64>,
     #[serde(default)]
     columns: BTreeMap<String, String>,
 }
 
 /// Tables published when the pipeline file names none.
-pub const DEFAULT_PUBLISH: &[&str] = &["customer_health", "customer_metrics", "kpis"];
+pub const DEFAULT_PUBLISH: &[&str] = &["customer_health", "customer_metrics", "kpis", "alerts"];
 
 impl Pipeline {
     /// Reads and checks a pipeline file.
     pub fn load(file: &Path) -> Result<Pipeline> {
-        let text = std::fs::read_to_string(file).with_context(|| {
-            format!(
-                "cannot read pipeline file {}: check the path",
-                file.display()
-            )
-        })?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read pipeline file {}: check the path", file.display()))?;
         Self::parse(&text, file)
     }
 
@@ -139,11 +139,7 @@ impl Pipeline {
     /// error messages).
     pub fn parse(text: &str, file: &Path) -> Result<Pipeline> {
         let fail = |e: &dyn std::fmt::Display| {
-            anyhow::anyhow!(
-                "pipeline file {}: {}",
-                file.display(),
-                e.to_string().trim_end()
-            )
+            anyhow::anyhow!("pipeline file {}: {}", file.display(), e.to_string().trim_end())
         };
         let user: toml::Table = toml::from_str(text).map_err(|e| fail(&e))?;
         for key in RESERVED_PARAMS {
@@ -154,20 +150,14 @@ impl Pipeline {
                 );
             }
         }
-        let mut merged: toml::Table =
-            toml::from_str(DEFAULTS).expect("built-in defaults are valid TOML");
+        let mut merged: toml::Table = toml::from_str(DEFAULTS).expect("built-in defaults are valid TOML");
         merge(&mut merged, user);
         // Params are kept as TOML values (a round trip through serde would turn dates into text).
         let params: BTreeMap<String, toml::Value> = match merged.remove("params") {
             Some(toml::Value::Table(t)) => t.into_iter().collect(),
-            _ => bail!(
-                "pipeline file {}: [params] must be a table of named values",
-                file.display()
-            ),
+            _ => bail!("pipeline file {}: [params] must be a table of named values", file.display()),
         };
-        let spec: FileSpec = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e| fail(&e))?;
+        let spec: FileSpec = toml::Value::Table(merged).try_into().map_err(|e| fail(&e))?;
         let base = file.parent().unwrap_or(Path::new("."));
         let at = |p: &Path| {
             if p.is_absolute() {
@@ -210,10 +200,7 @@ impl Pipeline {
             .as_of
             .map(|d| {
                 param_date(&d).with_context(|| {
-                    format!(
-                        "pipeline file {}: [run] as_of = {d} must be a date such as 2026-06-30",
-                        file.display()
-                    )
+                    format!("pipeline file {}: [run] as_of = {d} must be a date such as 2026-06-30", file.display())
                 })
             })
             .transpose()?;
@@ -222,18 +209,11 @@ impl Pipeline {
             as_of,
             out: spec.run.out.as_deref().map(at),
             sql_dir: at(spec.run.sql_dir.as_deref().unwrap_or(Path::new("../sql"))),
-            publish: spec
-                .run
-                .publish
-                .unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
+            publish: spec.run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
             sources,
             params,
-            scoring: scoring::check(
-                spec.rfm,
-                spec.health,
-                spec.metrics,
-                &file.display().to_string(),
-            )?,
+            scoring: scoring::check(spec.rfm, spec.health, spec.metrics, &file.display().to_string())?,
+            churn: spec.churn.check(&file.display().to_string())?,
         })
     }
 
@@ -261,13 +241,7 @@ fn source_config(
     s: SourceSpec,
     at: &dyn Fn(&Path) -> PathBuf,
 ) -> Result<SourceConfig> {
-    let here = |key: &str| {
-        format!(
-            "pipeline file {}: [sources.{}] {key}",
-            file.display(),
-            source.name
-        )
-    };
+    let here = |key: &str| format!("pipeline file {}: [sources.{}] {key}", file.display(), source.name);
     for field in s.columns.keys() {
         if source.field(field).is_none() {
             bail!(
@@ -282,42 +256,28 @@ fn source_config(
         None => b',',
         Some("\\t") | Some("tab") => b'\t',
         Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
-        Some(d) => bail!(
-            "{}: `{d}` must be one ASCII character (or \"tab\")",
-            here("delimiter")
-        ),
+        Some(d) => bail!("{}: `{d}` must be one ASCII character (or \"tab\")", here("delimiter")),
     };
-    let date_formats = s
-        .date_formats
-        .unwrap_or_else(|| vec!["%Y-%m-%d".to_string()]);
+    let date_formats = s.date_formats.unwrap_or_else(|| vec!["%Y-%m-%d".to_string()]);
     if date_formats.is_empty() {
-        bail!(
-            "{}: list at least one format, e.g. [\"%Y-%m-%d\"]",
-            here("date_formats")
-        );
+        bail!("{}: list at least one format, e.g. [\"%Y-%m-%d\"]", here("date_formats"));
     }
     for f in &date_formats {
-        let bad =
-            chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error));
+        let bad = chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error));
         if bad {
-            bail!(
-                "{}: `{f}` is not a valid chrono date format (e.g. %Y-%m-%d)",
-                here("date_formats")
-            );
+            bail!("{}: `{f}` is not a valid chrono date format (e.g. %Y-%m-%d)", here("date_formats"));
         }
     }
     let decimal_separator = s.decimal_separator.unwrap_or_else(|| ".".to_string());
     if decimal_separator.chars().count() != 1 {
-        bail!(
-            "{}: must be one character, \".\" or \",\"",
-            here("decimal_separator")
-        );
+        bail!("{}: must be one character, \".\" or \",\"", here("decimal_separator"));
     }
     if s.thousands_separator.as_deref() == Some(decimal_separator.as_str()) {
-        bail!(
-            "{}: must differ from decimal_separator",
-            here("thousands_separator")
-        );
+        bail!("{}: must differ from decimal_separator", here("thousands_separator"));
+    }
+    let max_reject_ratio = s.max_reject_ratio.unwrap_or(DEFAULT_MAX_REJECT_RATIO);
+    if !(0.0..=1.0).contains(&max_reject_ratio) {
+        bail!("{}: {max_reject_ratio} must be a share between 0 and 1 (0.05 = 5 %)", here("max_reject_ratio"));
     }
     Ok(SourceConfig {
         source,
@@ -329,15 +289,14 @@ fn source_config(
         thousands_separator: s.thousands_separator.filter(|t| !t.is_empty()),
         decimal_separator,
         columns: s.columns,
+        max_reject_ratio,
     })
 }
 
 fn parse_toml_date(d: &toml::value::Datetime) -> Result<NaiveDate> {
     match (d.date, d.time) {
-        (Some(date), None) => {
-            NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
-                .with_context(|| format!("{d} is not a calendar date"))
-        }
+        (Some(date), None) => NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
+            .with_context(|| format!("{d} is not a calendar date")),
         _ => bail!("{d} must be a plain date such as 2026-06-30"),
     }
 }
@@ -370,10 +329,7 @@ mod tests {
     #[test]
     fn paths_are_relative_to_the_pipeline_file() {
         let p = parse(MINIMAL).unwrap();
-        assert_eq!(
-            p.sources[0].path,
-            PathBuf::from("/p/pipelines/../data/inv.csv")
-        );
+        assert_eq!(p.sources[0].path, PathBuf::from("/p/pipelines/../data/inv.csv"));
         assert_eq!(p.sql_dir, PathBuf::from("/p/pipelines/../sql"));
         assert_eq!(p.sources[0].delimiter, b',');
         assert_eq!(p.sources[0].encoding, Encoding::Utf8);
@@ -381,37 +337,24 @@ mod tests {
 
     #[test]
     fn unknown_key_is_an_error_naming_file_and_key() {
-        let err = parse(&format!("{MINIMAL}\nencodng = \"gbk\""))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("nightly.toml") && err.contains("encodng"),
-            "{err}"
-        );
+        let err = parse(&format!("{MINIMAL}\nencodng = \"gbk\"")).unwrap_err().to_string();
+        assert!(err.contains("nightly.toml") && err.contains("encodng"), "{err}");
     }
 
     #[test]
     fn unknown_canonical_field_is_named_with_the_choices() {
         let text = MINIMAL.replace("customer_id =", "client =");
         let err = parse(&text).unwrap_err().to_string();
-        assert!(
-            err.contains("`client`") && err.contains("invoice_date"),
-            "{err}"
-        );
+        assert!(err.contains("`client`") && err.contains("invoice_date"), "{err}");
     }
 
     #[test]
     fn unknown_source_and_missing_invoices_are_errors() {
-        let err = parse(&MINIMAL.replace("invoices", "payments"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&MINIMAL.replace("invoices", "payments")).unwrap_err().to_string();
         assert!(err.contains("[sources.invoices]"), "{err}");
         let text = format!("{MINIMAL}\n[sources.payments]\npath = \"x\"\nformat = \"csv\"");
         let err = parse(&text).unwrap_err().to_string();
-        assert!(
-            err.contains("payments") && err.contains("known sources"),
-            "{err}"
-        );
+        assert!(err.contains("payments") && err.contains("known sources"), "{err}");
     }
 
     #[test]
@@ -419,53 +362,26 @@ mod tests {
         let text = format!("[health.tiers]\nhealthy = 80\n[metrics.depth]\ndimension = \"value\"\nweight = 0.15\nscale = \"percentile\"\nbetter = \"higher\"\n{MINIMAL}");
         let p = parse(&text).unwrap();
         assert_eq!(p.scoring.tiers.healthy, 80.0);
-        assert_eq!(
-            p.scoring.tiers.sub_healthy, 60.0,
-            "untouched keys keep their defaults"
-        );
-        let depth = p
-            .scoring
-            .metrics
-            .iter()
-            .find(|m| m.name == "depth")
-            .unwrap();
+        assert_eq!(p.scoring.tiers.sub_healthy, 60.0, "untouched keys keep their defaults");
+        let depth = p.scoring.metrics.iter().find(|m| m.name == "depth").unwrap();
         assert_eq!(depth.scale, scoring::Scale::Percentile);
-        assert!(
-            depth.points.is_empty(),
-            "a percentile metric keeps no points"
-        );
+        assert!(depth.points.is_empty(), "a percentile metric keeps no points");
         assert_eq!(p.params["window_days"].as_integer(), Some(365));
     }
 
     #[test]
     fn bad_settings_are_refused() {
-        let with = |line: &str| {
-            parse(&MINIMAL.replace("format = \"csv\"", &format!("format = \"csv\"\n{line}")))
-        };
-        assert!(with("delimiter = \";;\"")
-            .unwrap_err()
-            .to_string()
-            .contains("delimiter"));
-        assert!(with("date_formats = [\"%Q\"]")
-            .unwrap_err()
-            .to_string()
-            .contains("%Q"));
+        let with = |line: &str| parse(&MINIMAL.replace("format = \"csv\"", &format!("format = \"csv\"\n{line}")));
+        assert!(with("delimiter = \";;\"").unwrap_err().to_string().contains("delimiter"));
+        assert!(with("date_formats = [\"%Q\"]").unwrap_err().to_string().contains("%Q"));
         assert!(with("encoding = \"latin1\"").is_err());
-        assert_eq!(
-            with("delimiter = \"tab\"").unwrap().sources[0].delimiter,
-            b'\t'
-        );
-        assert_eq!(
-            with("encoding = \"gbk\"").unwrap().sources[0].encoding,
-            Encoding::Gbk
-        );
+        assert_eq!(with("delimiter = \"tab\"").unwrap().sources[0].delimiter, b'\t');
+        assert_eq!(with("encoding = \"gbk\"").unwrap().sources[0].encoding, Encoding::Gbk);
     }
 
     #[test]
     fn run_section_and_params() {
-        let text = format!(
-            "[run]\nas_of = 2026-06-30\nout = \"../out\"\n[params]\nwindow_days = 365\n{MINIMAL}"
-        );
+        let text = format!("[run]\nas_of = 2026-06-30\nout = \"../out\"\n[params]\nwindow_days = 365\n{MINIMAL}");
         let p = parse(&text).unwrap();
         assert_eq!(p.as_of, NaiveDate::from_ymd_opt(2026, 6, 30));
         assert_eq!(p.out, Some(PathBuf::from("/p/pipelines/../out")));

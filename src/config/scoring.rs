@@ -13,13 +13,7 @@ use super::ahp::{self, Ahp};
 use super::segments::{self, Cell, SegmentSpec};
 
 /// The health dimensions, in the order their columns appear.
-pub const DIMENSIONS: [&str; 5] = [
-    "value",
-    "engagement",
-    "satisfaction",
-    "relationship",
-    "risk",
-];
+pub const DIMENSIONS: [&str; 5] = ["value", "engagement", "satisfaction", "relationship", "risk"];
 
 /// The tiers, best first; `lost` is decided by inactivity or churn, not by score.
 pub const TIERS: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
@@ -103,12 +97,7 @@ pub struct Metric {
 #[serde(tag = "method", rename_all = "lowercase")]
 pub enum Weighting {
     Fixed,
-    Ahp {
-        order: Vec<String>,
-        lambda_max: f64,
-        consistency_index: f64,
-        consistency_ratio: f64,
-    },
+    Ahp { order: Vec<String>, lambda_max: f64, consistency_index: f64, consistency_ratio: f64 },
 }
 
 /// The checked scoring rules.
@@ -127,37 +116,19 @@ pub struct Scoring {
 }
 
 /// Checks the scoring sections of a (defaults-merged) pipeline.
-pub fn check(
-    rfm: RfmSpec,
-    health: HealthSpec,
-    metrics: BTreeMap<String, MetricSpec>,
-    file: &str,
-) -> Result<Scoring> {
+pub fn check(rfm: RfmSpec, health: HealthSpec, metrics: BTreeMap<String, MetricSpec>, file: &str) -> Result<Scoring> {
     let at = |section: &str| format!("pipeline file {file}: [{section}]");
     if !(2..=10).contains(&rfm.bins) {
         bail!("{} bins = {}: must be from 2 to 10", at("rfm"), rfm.bins);
     }
     let mut rfm_cuts = BTreeMap::new();
-    for (measure, cuts) in
-        RFM_MEASURES
-            .into_iter()
-            .zip([rfm.recency_cuts, rfm.frequency_cuts, rfm.monetary_cuts])
-    {
+    for (measure, cuts) in RFM_MEASURES.into_iter().zip([rfm.recency_cuts, rfm.frequency_cuts, rfm.monetary_cuts]) {
         let Some(cuts) = cuts else { continue };
         if cuts.len() != rfm.bins as usize - 1 {
-            bail!(
-                "{} {measure}_cuts has {} values; {} bins need {}",
-                at("rfm"),
-                cuts.len(),
-                rfm.bins,
-                rfm.bins - 1
-            );
+            bail!("{} {measure}_cuts has {} values; {} bins need {}", at("rfm"), cuts.len(), rfm.bins, rfm.bins - 1);
         }
         if cuts.windows(2).any(|w| w[0] >= w[1]) || cuts.iter().any(|c| !c.is_finite()) {
-            bail!(
-                "{} {measure}_cuts must be strictly ascending numbers: {cuts:?}",
-                at("rfm")
-            );
+            bail!("{} {measure}_cuts must be strictly ascending numbers: {cuts:?}", at("rfm"));
         }
         rfm_cuts.insert(measure, cuts);
     }
@@ -174,26 +145,15 @@ pub fn check(
         );
     }
     if tiers.lost_after_days <= 0 {
-        bail!(
-            "{} lost_after_days must be a positive number of days",
-            at("health.tiers")
-        );
+        bail!("{} lost_after_days must be a positive number of days", at("health.tiers"));
     }
     for tier in TIERS {
         if !health.playbooks.contains_key(tier) {
             bail!("{} has no playbook for `{tier}`", at("health.playbooks"));
         }
     }
-    if let Some(extra) = health
-        .playbooks
-        .keys()
-        .find(|k| !TIERS.contains(&k.as_str()))
-    {
-        bail!(
-            "{} `{extra}` is not a tier; tiers are {}",
-            at("health.playbooks"),
-            TIERS.join(", ")
-        );
+    if let Some(extra) = health.playbooks.keys().find(|k| !TIERS.contains(&k.as_str())) {
+        bail!("{} `{extra}` is not a tier; tiers are {}", at("health.playbooks"), TIERS.join(", "));
     }
     let metrics = check_metrics(metrics, &at)?;
     Ok(Scoring {
@@ -216,75 +176,37 @@ fn dimension_weights(
         let section = at("health.ahp");
         for (i, d) in spec.order.iter().enumerate() {
             if !DIMENSIONS.contains(&d.as_str()) {
-                bail!(
-                    "{section} order names `{d}`, not a dimension; dimensions are {}",
-                    DIMENSIONS.join(", ")
-                );
+                bail!("{section} order names `{d}`, not a dimension; dimensions are {}", DIMENSIONS.join(", "));
             }
             if spec.order[..i].contains(d) {
                 bail!("{section} order names `{d}` twice");
             }
         }
         if spec.matrix.len() != spec.order.len() {
-            bail!(
-                "{section} has {} matrix rows for {} dimensions in `order`",
-                spec.matrix.len(),
-                spec.order.len()
-            );
+            bail!("{section} has {} matrix rows for {} dimensions in `order`", spec.matrix.len(), spec.order.len());
         }
-        let Ahp {
-            weights,
-            lambda_max,
-            consistency_index,
-            consistency_ratio,
-        } = ahp::derive(&spec.matrix, &section)?;
-        let by_name: BTreeMap<&str, f64> =
-            spec.order.iter().map(String::as_str).zip(weights).collect();
-        let dims = DIMENSIONS
-            .iter()
-            .map(|d| (*d, by_name.get(d).copied().unwrap_or(0.0)))
-            .collect();
-        let weighting = Weighting::Ahp {
-            order: spec.order.clone(),
-            lambda_max,
-            consistency_index,
-            consistency_ratio,
-        };
+        let Ahp { weights, lambda_max, consistency_index, consistency_ratio } = ahp::derive(&spec.matrix, &section)?;
+        let by_name: BTreeMap<&str, f64> = spec.order.iter().map(String::as_str).zip(weights).collect();
+        let dims = DIMENSIONS.iter().map(|d| (*d, by_name.get(d).copied().unwrap_or(0.0))).collect();
+        let weighting = Weighting::Ahp { order: spec.order.clone(), lambda_max, consistency_index, consistency_ratio };
         return Ok((dims, weighting));
     }
     let section = at("health.weights");
-    if let Some(unknown) = health
-        .weights
-        .keys()
-        .find(|k| !DIMENSIONS.contains(&k.as_str()))
-    {
-        bail!(
-            "{section} `{unknown}` is not a dimension; dimensions are {}",
-            DIMENSIONS.join(", ")
-        );
+    if let Some(unknown) = health.weights.keys().find(|k| !DIMENSIONS.contains(&k.as_str())) {
+        bail!("{section} `{unknown}` is not a dimension; dimensions are {}", DIMENSIONS.join(", "));
     }
-    if let Some((d, w)) = health
-        .weights
-        .iter()
-        .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
-    {
+    if let Some((d, w)) = health.weights.iter().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
         bail!("{section} {d} = {w}: weights are numbers ≥ 0");
     }
     let sum: f64 = health.weights.values().sum();
     if (sum - 1.0).abs() > 1e-6 {
         bail!("{section} weights sum to {sum:.4}; they must sum to 1");
     }
-    let dims = DIMENSIONS
-        .iter()
-        .map(|d| (*d, health.weights.get(*d).copied().unwrap_or(0.0)))
-        .collect();
+    let dims = DIMENSIONS.iter().map(|d| (*d, health.weights.get(*d).copied().unwrap_or(0.0))).collect();
     Ok((dims, Weighting::Fixed))
 }
 
-fn check_metrics(
-    metrics: BTreeMap<String, MetricSpec>,
-    at: &dyn Fn(&str) -> String,
-) -> Result<Vec<Metric>> {
+fn check_metrics(metrics: BTreeMap<String, MetricSpec>, at: &dyn Fn(&str) -> String) -> Result<Vec<Metric>> {
     let mut checked = Vec::new();
     for (name, m) in metrics {
         let section = at(&format!("metrics.{name}"));
@@ -336,9 +258,7 @@ fn check_points(points: Vec<[f64; 2]>, better: Better, section: &str) -> Result<
     if points.len() < 2 {
         bail!("{section} needs at least two points");
     }
-    if points.iter().flatten().any(|v| !v.is_finite())
-        || points.iter().any(|p| !(0.0..=100.0).contains(&p[1]))
-    {
+    if points.iter().flatten().any(|v| !v.is_finite()) || points.iter().any(|p| !(0.0..=100.0).contains(&p[1])) {
         bail!("{section} points must be [value, score] with scores from 0 to 100");
     }
     if points.windows(2).any(|w| w[0][0] >= w[1][0]) {
@@ -349,11 +269,7 @@ fn check_points(points: Vec<[f64; 2]>, better: Better, section: &str) -> Result<
         Better::Lower => w[1][1] > w[0][1],
     });
     if wrong_way {
-        let way = if better == Better::Higher {
-            "rise (or stay)"
-        } else {
-            "fall (or stay)"
-        };
+        let way = if better == Better::Higher { "rise (or stay)" } else { "fall (or stay)" };
         bail!("{section} says better = \"{better:?}\", so scores must {way} as values grow");
     }
     Ok(points)
@@ -377,49 +293,31 @@ mod tests {
         let s = check(rfm, health, metrics, "p.toml").unwrap();
         assert_eq!(s.segments.len(), 125);
         assert_eq!(s.dimension_weights.iter().map(|(_, w)| w).sum::<f64>(), 1.0);
-        assert!(s
-            .metrics
-            .iter()
-            .any(|m| m.name == "contract_amount" && m.weight == 0.30));
+        assert!(s.metrics.iter().any(|m| m.name == "contract_amount" && m.weight == 0.30));
     }
 
     #[test]
     fn weights_not_summing_to_one_name_the_section_and_sum() {
         let (rfm, mut health, metrics) = defaults();
         health.weights.insert("risk".into(), 0.15);
-        let err = check(rfm, health, metrics, "p.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("[health.weights]") && err.contains("0.9500"),
-            "{err}"
-        );
+        let err = check(rfm, health, metrics, "p.toml").unwrap_err().to_string();
+        assert!(err.contains("[health.weights]") && err.contains("0.9500"), "{err}");
     }
 
     #[test]
     fn metric_weights_must_sum_to_one_within_a_dimension() {
         let (rfm, health, mut metrics) = defaults();
         metrics.get_mut("depth").unwrap().weight = 0.25;
-        let err = check(rfm, health, metrics, "p.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("value metrics") && err.contains("1.1000"),
-            "{err}"
-        );
+        let err = check(rfm, health, metrics, "p.toml").unwrap_err().to_string();
+        assert!(err.contains("value metrics") && err.contains("1.1000"), "{err}");
     }
 
     #[test]
     fn thresholds_against_the_stated_direction_are_refused() {
         let (rfm, health, mut metrics) = defaults();
         metrics.get_mut("overdue_ratio").unwrap().better = Better::Higher;
-        let err = check(rfm, health, metrics, "p.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("metrics.overdue_ratio") && err.contains("rise"),
-            "{err}"
-        );
+        let err = check(rfm, health, metrics, "p.toml").unwrap_err().to_string();
+        assert!(err.contains("metrics.overdue_ratio") && err.contains("rise"), "{err}");
     }
 
     #[test]
@@ -431,11 +329,7 @@ mod tests {
         });
         let s = check(rfm, health, metrics, "p.toml").unwrap();
         let w: BTreeMap<_, _> = s.dimension_weights.into_iter().collect();
-        assert!(
-            (w["value"] - 0.75).abs() < 1e-9
-                && (w["risk"] - 0.25).abs() < 1e-9
-                && w["engagement"] == 0.0
-        );
+        assert!((w["value"] - 0.75).abs() < 1e-9 && (w["risk"] - 0.25).abs() < 1e-9 && w["engagement"] == 0.0);
         assert!(matches!(s.weighting, Weighting::Ahp { .. }));
     }
 
@@ -443,10 +337,7 @@ mod tests {
     fn bins_and_cut_points_are_checked() {
         let (mut rfm, health, metrics) = defaults();
         rfm.bins = 11;
-        assert!(check(rfm.clone(), health.clone(), metrics.clone(), "p")
-            .unwrap_err()
-            .to_string()
-            .contains("2 to 10"));
+        assert!(check(rfm.clone(), health.clone(), metrics.clone(), "p").unwrap_err().to_string().contains("2 to 10"));
         rfm.bins = 5;
         rfm.recency_cuts = Some(vec![30.0, 90.0, 60.0, 365.0]);
         assert!(check(rfm.clone(), health.clone(), metrics.clone(), "p")
@@ -454,19 +345,13 @@ mod tests {
             .to_string()
             .contains("ascending"));
         rfm.recency_cuts = Some(vec![30.0, 90.0]);
-        assert!(check(rfm, health, metrics, "p")
-            .unwrap_err()
-            .to_string()
-            .contains("need 4"));
+        assert!(check(rfm, health, metrics, "p").unwrap_err().to_string().contains("need 4"));
     }
 
     #[test]
     fn tier_edges_must_be_ordered() {
         let (rfm, mut health, metrics) = defaults();
         health.tiers.sub_healthy = 90.0;
-        assert!(check(rfm, health, metrics, "p")
-            .unwrap_err()
-            .to_string()
-            .contains("sub_healthy < healthy"));
+        assert!(check(rfm, health, metrics, "p").unwrap_err().to_string().contains("sub_healthy < healthy"));
     }
 }

@@ -87,18 +87,13 @@ pub fn cell_map(specs: &[SegmentSpec], bins: u32, section: &str) -> Result<Vec<C
             }
         }
     }
-    let within = |range: Option<ScoreRange>, s: u32| {
-        range
-            .map(ScoreRange::bounds)
-            .is_none_or(|(lo, hi)| lo <= s && s <= hi)
-    };
+    let within =
+        |range: Option<ScoreRange>, s: u32| range.map(ScoreRange::bounds).is_none_or(|(lo, hi)| lo <= s && s <= hi);
     let mut cells = Vec::new();
     for r in 1..=bins {
         for f in 1..=bins {
             for m in 1..=bins {
-                let mut hits = specs
-                    .iter()
-                    .filter(|s| within(s.r, r) && within(s.f, f) && within(s.m, m));
+                let mut hits = specs.iter().filter(|s| within(s.r, r) && within(s.f, f) && within(s.m, m));
                 let label = format!("R{r}F{f}M{m}");
                 let Some(first) = hits.next() else {
                     bail!("{section}: cell {label} belongs to no segment; widen a segment's ranges to cover it");
@@ -110,12 +105,7 @@ pub fn cell_map(specs: &[SegmentSpec], bins: u32, section: &str) -> Result<Vec<C
                         second.name
                     );
                 }
-                cells.push(Cell {
-                    r,
-                    f,
-                    m,
-                    segment: first.name.clone(),
-                });
+                cells.push(Cell { r, f, m, segment: first.name.clone() });
             }
         }
     }
@@ -130,20 +120,12 @@ mod tests {
     fn default_segments_cover_all_125_cells_once() {
         let cells = cell_map(&default_segments(), 5, "[rfm]").unwrap();
         assert_eq!(cells.len(), 125);
-        let named = |label: &str| {
-            cells
-                .iter()
-                .find(|c| c.label() == label)
-                .unwrap()
-                .segment
-                .clone()
-        };
+        let named = |label: &str| cells.iter().find(|c| c.label() == label).unwrap().segment.clone();
         assert_eq!(named("R5F5M5"), "Champions");
         assert_eq!(named("R1F3M4"), "At Risk");
         assert_eq!(named("R4F2M2"), "Potential Loyalist");
         assert_eq!(named("R1F1M1"), "Lost");
-        let distinct: std::collections::BTreeSet<_> =
-            cells.iter().map(|c| c.segment.as_str()).collect();
+        let distinct: std::collections::BTreeSet<_> = cells.iter().map(|c| c.segment.as_str()).collect();
         assert_eq!(distinct.len(), 11);
     }
 
@@ -152,10 +134,7 @@ mod tests {
         let mut specs = default_segments();
         specs.retain(|s| s.name != "Promising");
         let err = cell_map(&specs, 5, "[rfm]").unwrap_err().to_string();
-        assert!(
-            err.contains("R4F1M1") && err.contains("no segment"),
-            "{err}"
-        );
+        assert!(err.contains("R4F1M1") && err.contains("no segment"), "{err}");
     }
 
     #[test]
@@ -163,19 +142,12 @@ mod tests {
         let mut specs = default_segments();
         specs[0].f = Some(ScoreRange::Span([3, 5]));
         let err = cell_map(&specs, 5, "[rfm]").unwrap_err().to_string();
-        assert!(
-            err.contains("R5F3M1")
-                && err.contains("Champions")
-                && err.contains("Potential Loyalist"),
-            "{err}"
-        );
+        assert!(err.contains("R5F3M1") && err.contains("Champions") && err.contains("Potential Loyalist"), "{err}");
     }
 
     #[test]
     fn ranges_outside_the_bins_are_refused() {
-        let err = cell_map(&default_segments(), 3, "[rfm]")
-            .unwrap_err()
-            .to_string();
+        let err = cell_map(&default_segments(), 3, "[rfm]").unwrap_err().to_string();
         assert!(err.contains("outside the scores 1..3"), "{err}");
     }
 }

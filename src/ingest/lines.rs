@@ -17,10 +17,7 @@ pub fn record_lines(text: &[u8], format: Format, records: &[u32]) -> Vec<u64> {
 }
 
 fn lookup(starts: &[u64], records: &[u32]) -> Vec<u64> {
-    records
-        .iter()
-        .map(|&r| starts.get(r as usize).copied().unwrap_or(0))
-        .collect()
+    records.iter().map(|&r| starts.get(r as usize).copied().unwrap_or(0)).collect()
 }
 
 /// Start line of every data record. Blank lines are not records, as for the reader.

@@ -49,12 +49,7 @@ pub fn load(cfg: &SourceConfig, pipeline: &Path) -> Result<Export> {
             pipeline.display()
         );
     }
-    Ok(Export {
-        path,
-        size,
-        sha256,
-        bytes,
-    })
+    Ok(Export { path, size, sha256, bytes })
 }
 
 fn decode(raw: Vec<u8>, cfg: &SourceConfig, path: &Path, pipeline: &Path) -> Result<Vec<u8>> {
@@ -100,12 +95,7 @@ fn decode(raw: Vec<u8>, cfg: &SourceConfig, path: &Path, pipeline: &Path) -> Res
 fn position(text: &[u8], offset: usize) -> (usize, usize) {
     let before = &text[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = offset
-        - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1)
-        + 1;
+    let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
     (line, column)
 }
 
@@ -120,10 +110,9 @@ pub fn frame(export: &Export, cfg: &SourceConfig) -> Result<DataFrame> {
             .map_parse_options(|p| p.with_separator(cfg.delimiter).with_quote_char(Some(b'"')))
             .into_reader_with_file_handle(cursor)
             .finish(),
-        Format::Ndjson => JsonReader::new(cursor)
-            .with_json_format(JsonFormat::JsonLines)
-            .infer_schema_len(None)
-            .finish(),
+        Format::Ndjson => {
+            JsonReader::new(cursor).with_json_format(JsonFormat::JsonLines).infer_schema_len(None).finish()
+        }
         Format::Parquet => ParquetReader::new(cursor).finish(),
     };
     parsed.map_err(|e| {

@@ -75,15 +75,9 @@ fn null_text() -> Expr {
 
 /// The export value as trimmed text, empty text as null.
 fn raw_text(column: &str, dtype: &DataType) -> Expr {
-    let text = if dtype == &DataType::String {
-        col(column)
-    } else {
-        col(column).cast(DataType::String)
-    };
+    let text = if dtype == &DataType::String { col(column) } else { col(column).cast(DataType::String) };
     let trimmed = text.str().strip_chars(lit(NULL));
-    when(trimmed.clone().eq(lit("")))
-        .then(null_text())
-        .otherwise(trimmed)
+    when(trimmed.clone().eq(lit(""))).then(null_text()).otherwise(trimmed)
 }
 
 fn dtype_of(kind: Kind) -> DataType {
@@ -125,18 +119,14 @@ fn typed(field: &Field, column: &str, dtype: &DataType, cfg: &SourceConfig) -> E
                 .collect();
             coalesce(&parses)
         }
-        Kind::Number | Kind::Integer { .. } if dtype.is_primitive_numeric() => {
-            col(column).cast(DataType::Float64)
-        }
+        Kind::Number | Kind::Integer { .. } if dtype.is_primitive_numeric() => col(column).cast(DataType::Float64),
         Kind::Number | Kind::Integer { .. } => {
             let mut text = raw;
             if let Some(sep) = &cfg.thousands_separator {
                 text = text.str().replace_all(lit(sep.as_str()), lit(""), true);
             }
             if cfg.decimal_separator != "." {
-                text = text
-                    .str()
-                    .replace_all(lit(cfg.decimal_separator.as_str()), lit("."), true);
+                text = text.str().replace_all(lit(cfg.decimal_separator.as_str()), lit("."), true);
             }
             text.cast(DataType::Float64)
         }
@@ -162,15 +152,8 @@ fn reason(field: &Field, cfg: &SourceConfig) -> Expr {
             rules.push((unparsed.or(value.is_finite().not()), number_hint(cfg)));
         }
         Kind::Integer { min, max } => {
-            let whole = value
-                .clone()
-                .cast(DataType::Int64)
-                .cast(DataType::Float64)
-                .eq(value.clone());
-            let in_range = value
-                .clone()
-                .gt_eq(lit(min as f64))
-                .and(value.lt_eq(lit(max as f64)));
+            let whole = value.clone().cast(DataType::Int64).cast(DataType::Float64).eq(value.clone());
+            let in_range = value.clone().gt_eq(lit(min as f64)).and(value.lt_eq(lit(max as f64)));
             rules.push((unparsed, number_hint(cfg)));
             rules.push((
                 whole.and(in_range).not(),
@@ -179,28 +162,20 @@ fn reason(field: &Field, cfg: &SourceConfig) -> Expr {
         }
     }
     if field.unique {
-        let repeat = col(field.name)
-            .is_not_null()
-            .and(col(field.name).is_first_distinct().not());
-        rules.push((
-            repeat,
-            format!(
-                "duplicate {}: an earlier row has the same value",
-                field.name
-            ),
-        ));
+        let repeat = col(field.name).is_not_null().and(col(field.name).is_first_distinct().not());
+        rules.push((repeat, format!("duplicate {}: an earlier row has the same value", field.name)));
     }
     rules
         .into_iter()
         .rev()
-        .fold(null_text(), |otherwise, (failed, why)| {
-            when(failed).then(lit(why)).otherwise(otherwise)
-        })
+        .fold(null_text(), |otherwise, (failed, why)| when(failed).then(lit(why)).otherwise(otherwise))
 }
 
 fn number_hint(cfg: &SourceConfig) -> String {
     match &cfg.thousands_separator {
-        Some(t) => format!("not a number (decimal separator \"{}\", thousands separator \"{t}\")", cfg.decimal_separator),
+        Some(t) => {
+            format!("not a number (decimal separator \"{}\", thousands separator \"{t}\")", cfg.decimal_separator)
+        }
         None => format!(
             "not a number (decimal separator \"{}\"; set thousands_separator if values look like 1,234.50)",
             cfg.decimal_separator
@@ -209,30 +184,14 @@ fn number_hint(cfg: &SourceConfig) -> String {
 }
 
 /// Types and checks every row of an export frame.
-pub fn check(
-    frame: DataFrame,
-    cfg: &SourceConfig,
-    mapped: &[(&'static Field, String)],
-) -> Result<Checked> {
+pub fn check(frame: DataFrame, cfg: &SourceConfig, mapped: &[(&'static Field, String)]) -> Result<Checked> {
     let schema = frame.schema().clone();
     let dtype = |c: &str| schema.get(c).cloned().unwrap_or(DataType::String);
 
-    let raws: Vec<Expr> = mapped
-        .iter()
-        .map(|(f, c)| raw_text(c, &dtype(c)).alias(raw_name(f.name)))
-        .collect();
-    let values: Vec<Expr> = mapped
-        .iter()
-        .map(|(f, c)| {
-            typed(f, c, &dtype(c), cfg)
-                .cast(checked_dtype(f.kind))
-                .alias(f.name)
-        })
-        .collect();
-    let whys: Vec<Expr> = mapped
-        .iter()
-        .map(|(f, _)| reason(f, cfg).alias(why_name(f.name)))
-        .collect();
+    let raws: Vec<Expr> = mapped.iter().map(|(f, c)| raw_text(c, &dtype(c)).alias(raw_name(f.name))).collect();
+    let values: Vec<Expr> =
+        mapped.iter().map(|(f, c)| typed(f, c, &dtype(c), cfg).cast(checked_dtype(f.kind)).alias(f.name)).collect();
+    let whys: Vec<Expr> = mapped.iter().map(|(f, _)| reason(f, cfg).alias(why_name(f.name))).collect();
     let checked = frame
         .lazy()
         .with_row_index(RECORD, None)
@@ -241,10 +200,7 @@ pub fn check(
         .with_columns(whys)
         .collect()?;
 
-    let all_fine: Vec<Expr> = mapped
-        .iter()
-        .map(|(f, _)| col(why_name(f.name)).is_null())
-        .collect();
+    let all_fine: Vec<Expr> = mapped.iter().map(|(f, _)| col(why_name(f.name)).is_null()).collect();
     let canonical: Vec<Expr> = cfg
         .source
         .fields
@@ -263,27 +219,20 @@ pub fn check(
     let per_field: Vec<LazyFrame> = mapped
         .iter()
         .map(|(f, c)| {
-            checked
-                .clone()
-                .lazy()
-                .filter(col(why_name(f.name)).is_not_null())
-                .select([
-                    col(RECORD),
-                    lit(f.name).alias("field"),
-                    lit(c.as_str()).alias("column"),
-                    col(raw_name(f.name)).alias("raw_value"),
-                    col(why_name(f.name)).alias("reason"),
-                ])
+            checked.clone().lazy().filter(col(why_name(f.name)).is_not_null()).select([
+                col(RECORD),
+                lit(f.name).alias("field"),
+                lit(c.as_str()).alias("column"),
+                col(raw_name(f.name)).alias("raw_value"),
+                col(why_name(f.name)).alias("reason"),
+            ])
         })
         .collect();
     let rejects = if per_field.is_empty() {
         empty_rejects()
     } else {
         concat(per_field, UnionArgs::default())?
-            .sort(
-                [RECORD],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
+            .sort([RECORD], SortMultipleOptions::default().with_maintain_order(true))
             .collect()?
     };
     Ok(Checked { accepted, rejects })

@@ -9,18 +9,31 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::SourceReport;
+use crate::model::ChurnReport;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub vitals_version: String,
     pub pipeline: PathBuf,
     pub as_of: NaiveDate,
+    /// The run whose customer_health the trends and alerts compare with (none: first run).
+    #[serde(default)]
+    pub previous_as_of: Option<NaiveDate>,
+    /// Local times the run started and published (RFC 3339).
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: String,
     pub inputs: Vec<SourceReport>,
     /// Canonical sources the pipeline does not have; their models see empty tables.
     pub absent_sources: Vec<String>,
     pub tables: BTreeMap<String, TableReport>,
     pub scoring: ScoringReport,
-    /// Wall-clock seconds per stage (ingest, transform, publish).
+    pub churn: ChurnReport,
+    /// Alerts raised by this run, per kind.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, u64>,
+    /// Wall-clock seconds per stage (ingest, transform, model, publish).
     pub stage_seconds: BTreeMap<String, f64>,
 }
 
@@ -44,20 +57,13 @@ pub struct TableReport {
 }
 
 impl Manifest {
-    /// Writes the manifest into `dir` via a temporary file, so it is whole or absent.
+    /// Writes the manifest into `dir`, whole or not at all.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = dir.join("manifest.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, dir.join("manifest.json"))?;
-        Ok(())
+        super::write_atomically(&dir.join("manifest.json"), &serde_json::to_vec_pretty(self)?)
     }
 
     pub fn read(path: &Path) -> Result<Manifest> {
-        let text =
-            std::fs::read(path).with_context(|| format!("reading manifest {}", path.display()))?;
-        serde_json::from_slice(&text)
-            .with_context(|| format!("manifest {} is not valid", path.display()))
+        let text = std::fs::read(path).with_context(|| format!("reading manifest {}", path.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("manifest {} is not valid", path.display()))
     }
 }

@@ -1,28 +1,39 @@
 //! The publish lane: output tables written as Parquet under
-//! `<out>/<table>/as_of=<YYYY-MM-DD>/`, first into a staging folder of the run and moved
-//! into place only once every table of the run is whole, then the run's manifest.
+//! `<out>/<table>/as_of=<YYYY-MM-DD>/`, first into a staging folder of the run, then
+//! committed, then the run's manifest.
 //!
-//! Readers therefore see either the previous partition or the new one, never a file being
-//! written. Bronze tables follow the same path under `<out>/bronze/<source>/`.
+//! Committing is crash-safe. Once every staged file is complete and on disk, a journal
+//! (`COMMIT.json`, written atomically) records the run's partitions and manifest: that is
+//! the commit point. Files then move into place one rename at a time, and a rename replaces
+//! a file atomically, so a reader always finds each table whole, old or new. A run killed
+//! before the journal leaves only staging, which the next run deletes; one killed after it
+//! is finished by the next run ([`recover`]). Bronze tables follow the same path under
+//! `<out>/bronze/<source>/`.
 
+pub mod lock;
 pub mod manifest;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
 
 pub use manifest::Manifest;
 
 /// Name of the one data file in each partition.
 const PART: &str = "part-0.parquet";
 const STAGING: &str = ".staging";
+/// The commit point of a staged run.
+const JOURNAL: &str = "COMMIT.json";
 
 /// The staging folder of one run and where its partitions go when it is published.
 pub struct Staging {
@@ -31,30 +42,27 @@ pub struct Staging {
     as_of: NaiveDate,
 }
 
+/// What a committed run publishes: its partitions (table folders) and its manifest.
+#[derive(Serialize, Deserialize)]
+struct Journal {
+    partitions: Vec<String>,
+    manifest: Manifest,
+}
+
 impl Staging {
-    /// Opens a fresh staging folder for a run as of `as_of` under `out`.
+    /// Opens a fresh staging folder for a run as of `as_of` under `out`, after finishing
+    /// or clearing whatever earlier runs left there. Call it holding the output's lock.
     pub fn begin(out: &Path, as_of: NaiveDate) -> Result<Staging> {
+        recover(out)?;
         let root = out.join(STAGING).join(format!("as_of={as_of}"));
-        if root.exists() {
-            // What an interrupted run of the same date left behind: never published, so safe to drop.
-            std::fs::remove_dir_all(&root)
-                .with_context(|| format!("removing stale staging {}", root.display()))?;
-        }
         std::fs::create_dir_all(&root).with_context(|| {
-            format!(
-                "cannot create the staging folder {}: check that the output directory is writable",
-                root.display()
-            )
+            format!("cannot create the staging folder {}: check that the output directory is writable", root.display())
         })?;
-        Ok(Staging {
-            out: out.to_path_buf(),
-            root,
-            as_of,
-        })
+        Ok(Staging { out: out.to_path_buf(), root, as_of })
     }
 
     fn partition(&self, table: &str) -> PathBuf {
-        PathBuf::from(table).join(format!("as_of={}", self.as_of))
+        partition(table, self.as_of)
     }
 
     /// Where a table's data file is staged.
@@ -68,12 +76,10 @@ impl Staging {
     }
 
     /// Writes a table's batches as zstd Parquet with statistics; returns its row count.
-    pub fn write_table(
-        &self,
-        table: &str,
-        schema: SchemaRef,
-        batches: &[RecordBatch],
-    ) -> Result<u64> {
+    /// Text is always written as plain UTF-8 strings, whatever in-memory layout the engine
+    /// chose, so a column keeps one type across every partition readers see.
+    pub fn write_table(&self, table: &str, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
+        let (schema, batches) = plain_strings(schema, batches)?;
         let path = self.table_file(table);
         std::fs::create_dir_all(path.parent().expect("partition folder"))?;
         let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -83,42 +89,136 @@ impl Staging {
             .build();
         let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
         let mut rows = 0u64;
-        for batch in batches {
+        for batch in &batches {
             writer.write(batch)?;
             rows += batch.num_rows() as u64;
         }
-        writer
-            .close()
-            .with_context(|| format!("finishing {}", path.display()))?;
+        writer.close().with_context(|| format!("finishing {}", path.display()))?;
         Ok(rows)
     }
 
-    /// Moves every staged partition into place, then writes the manifest. An existing
+    /// Writes one file (such as a model) into a staged partition of `table`.
+    pub fn write_file(&self, table: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        let dir = self.root.join(self.partition(table));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join(name), bytes).with_context(|| format!("writing {}", dir.join(name).display()))
+    }
+
+    /// Publishes every staged partition of `tables` and then the manifest. An existing
     /// partition of the same date is replaced: a rerun of a date overwrites it.
     pub fn commit(self, tables: &[String], manifest: &Manifest) -> Result<()> {
-        let trash = self
-            .out
-            .join(STAGING)
-            .join(format!("replaced-as_of={}", self.as_of));
         for table in tables {
-            let rel = self.partition(table);
-            let (from, to) = (self.root.join(&rel), self.out.join(&rel));
-            std::fs::create_dir_all(to.parent().expect("table folder"))?;
-            if to.exists() {
-                let old = trash.join(&rel);
-                std::fs::create_dir_all(old.parent().expect("trash folder"))?;
-                std::fs::rename(&to, &old)
-                    .with_context(|| format!("moving aside {}", to.display()))?;
-            }
-            std::fs::rename(&from, &to).with_context(|| format!("publishing {}", to.display()))?;
+            sync_folder(&self.root.join(self.partition(table)))?;
         }
-        manifest.write(&self.out.join("runs").join(self.as_of.to_string()))?;
-        for leftover in [&trash, &self.root] {
-            if leftover.exists() {
-                std::fs::remove_dir_all(leftover)
-                    .with_context(|| format!("cleaning {}", leftover.display()))?;
-            }
-        }
-        Ok(())
+        let journal = Journal { partitions: tables.to_vec(), manifest: manifest.clone() };
+        write_atomically(&self.root.join(JOURNAL), &serde_json::to_vec_pretty(&journal)?)?;
+        apply(&self.out, &self.root)
     }
+}
+
+/// The schema and batches with every string-view column cast to a plain string column.
+fn plain_strings(schema: SchemaRef, batches: &[RecordBatch]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let plain = |t: &DataType| if *t == DataType::Utf8View { DataType::Utf8 } else { t.clone() };
+    let fields: Vec<Field> =
+        schema.fields().iter().map(|f| f.as_ref().clone().with_data_type(plain(f.data_type()))).collect();
+    let schema: SchemaRef = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let batches = batches
+        .iter()
+        .map(|batch| {
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| if *c.data_type() == DataType::Utf8View { cast(c, &DataType::Utf8) } else { Ok(c.clone()) })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((schema, batches))
+}
+
+/// `<table>/as_of=<date>`, relative to the output or staging folder.
+fn partition(table: &str, as_of: NaiveDate) -> PathBuf {
+    PathBuf::from(table).join(format!("as_of={as_of}"))
+}
+
+/// Finishes runs that committed but did not finish publishing, and deletes the staging
+/// of runs that never reached their commit point.
+pub fn recover(out: &Path) -> Result<()> {
+    let staging = out.join(STAGING);
+    let Ok(entries) = std::fs::read_dir(&staging) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let root = entry?.path();
+        if root.join(JOURNAL).exists() {
+            tracing::warn!(staging = %root.display(), "finishing the publish of an interrupted run");
+            apply(out, &root)?;
+        } else {
+            tracing::info!(staging = %root.display(), "removing what an interrupted run left");
+            std::fs::remove_dir_all(&root).with_context(|| format!("cleaning {}", root.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves a committed staging folder's files into place, then writes its manifest and
+/// removes it. Repeating it after an interruption finishes the job.
+fn apply(out: &Path, root: &Path) -> Result<()> {
+    let path = root.join(JOURNAL);
+    let journal: Journal = serde_json::from_slice(&std::fs::read(&path)?)
+        .with_context(|| format!("{} is damaged: delete the folder {} and rerun", path.display(), root.display()))?;
+    for table in &journal.partitions {
+        let rel = partition(table, journal.manifest.as_of);
+        let (from, to) = (root.join(&rel), out.join(&rel));
+        let Ok(files) = std::fs::read_dir(&from) else { continue };
+        std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+        for file in files {
+            let file = file?;
+            let target = to.join(file.file_name());
+            std::fs::rename(file.path(), &target).with_context(|| format!("publishing {}", target.display()))?;
+        }
+    }
+    journal.manifest.write(&out.join("runs").join(journal.manifest.as_of.to_string()))?;
+    std::fs::remove_dir_all(root).with_context(|| format!("cleaning {}", root.display()))
+}
+
+/// Flushes a staged partition's files to disk, so the commit point never refers to data
+/// still only in memory.
+fn sync_folder(dir: &Path) -> Result<()> {
+    let Ok(files) = std::fs::read_dir(dir) else { return Ok(()) };
+    for file in files {
+        File::open(file?.path())?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` via a temporary file and a rename: the file is whole or absent.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().expect("a file in a folder");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut file = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The as_of dates of a published table's partitions, oldest first.
+pub fn partitions(out: &Path, table: &str) -> Vec<NaiveDate> {
+    let mut dates: Vec<NaiveDate> = std::fs::read_dir(out.join(table))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("as_of=")?.parse().ok())
+        .collect();
+    dates.sort();
+    dates
+}
+
+/// The file of a published partition.
+pub fn published_file(out: &Path, table: &str, as_of: NaiveDate) -> PathBuf {
+    out.join(partition(table, as_of)).join(PART)
 }

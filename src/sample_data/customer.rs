@@ -1,132 +1,145 @@
-//! One synthetic customer: a latent profile (size, buying rhythm, churn) and the events it
-//! produces over the data window. Customers who will churn decline before their churn
-//! date: they buy less, pay later, are touched less and answer slower, complain more and
-//! give lower NPS, CSAT and relationship levels.
+//! The latent state of one customer — size, habits, signup and the churn process a model must
+//! later learn. Every exported row is drawn from this profile, never the other way round.
 
-use chrono::{Duration, NaiveDate};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use super::dist::{between, chance, exponential, lognormal, normal, uniform, Stream};
+use super::{Day, Window};
 
-/// Small distributions over the stable ChaCha stream (no extra crate needed).
-pub trait Draw {
-    fn unit(&mut self) -> f64;
-    fn normal(&mut self, mean: f64, sd: f64) -> f64;
-    fn exponential(&mut self, mean: f64) -> f64;
-    fn chance(&mut self, p: f64) -> bool;
-    fn days(&mut self, lo: i64, hi: i64) -> i64;
-}
+/// Share of customers that churn inside the window (a little above 25% because very late
+/// signups cannot churn: churn needs 90 days of tenure).
+const CHURN_RATE: f64 = 0.26;
+/// Among the rest, share already declining at `end` without a churn date (~6% of all).
+const DECLINING_NOW_RATE: f64 = 0.08;
+const DAYS_PER_YEAR: f64 = 365.25;
 
-impl Draw for ChaCha8Rng {
-    fn unit(&mut self) -> f64 {
-        self.random::<f64>()
-    }
-    fn normal(&mut self, mean: f64, sd: f64) -> f64 {
-        let (u1, u2) = (1.0 - self.unit(), self.unit());
-        mean + sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-    fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.unit()).ln()
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-    fn days(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo {
-            lo
-        } else {
-            self.random_range(lo..=hi)
-        }
-    }
-}
-
-/// The hidden truth about a customer, from which all its rows follow.
 pub struct Profile {
-    pub signup: NaiveDate,
-    pub churn: Option<NaiveDate>,
-    /// When the decline towards churn starts, for churners and for customers declining now.
-    decline_start: Option<NaiveDate>,
-    decline_end: NaiveDate,
+    pub signup: Day,
+    pub churn: Option<Day>,
+    /// Health slides linearly from 1 at the first day to 0 at the second.
+    decline: Option<(Day, Day)>,
+    /// First and last day with any activity inside the window.
+    active: (Day, Day),
+    /// Typical invoice amount in CNY.
     pub deal_size: f64,
-    pub invoices_per_month: f64,
-    pub touches_per_month: f64,
-    pub product_lines: Vec<usize>,
+    pub invoices_per_year: f64,
+    pub activities_per_year: f64,
+    pub tickets_per_year: f64,
+    /// How many of the six product lines the customer buys, starting at `first_product`.
+    pub product_lines: usize,
+    pub first_product: usize,
+    /// Baseline satisfaction (standard normal), so healthy customers are not all alike.
+    pub mood: f64,
+    /// Payment term in days.
+    pub pay_term: i32,
+    /// Typical days late while healthy.
+    pub pay_habit: f64,
 }
 
 impl Profile {
-    pub fn draw(rng: &mut ChaCha8Rng, start: NaiveDate, end: NaiveDate) -> Profile {
-        let window = (end - start).num_days();
-        let signup = if rng.chance(0.7) {
-            start - Duration::days(rng.days(1, 3 * 365))
+    pub fn draw(rng: &mut Stream, window: &Window) -> Profile {
+        let signup = if chance(rng, 0.7) {
+            between(rng, window.end - 6 * 365, window.start - 1)
         } else {
-            start + Duration::days(rng.days(0, window - 60))
+            between(rng, window.start, window.end - 14)
         };
-        let earliest_churn = signup.max(start) + Duration::days(90);
-        let churn = (rng.chance(0.25) && earliest_churn < end).then(|| {
-            earliest_churn + Duration::days(rng.days(0, (end - earliest_churn).num_days()))
-        });
-        let (decline_start, decline_end) = match churn {
-            Some(c) => (Some(c - Duration::days(rng.days(90, 240))), c),
-            None if rng.chance(0.06 / 0.75) => {
-                let s = end - Duration::days(rng.days(60, 200));
-                (Some(s), s + Duration::days(240))
+        // Churners have at least 90 days of tenure and a month of history in the window.
+        let churn_from = (signup + 90).max(window.start + 30);
+        let churn = (chance(rng, CHURN_RATE) && churn_from <= window.end).then(|| between(rng, churn_from, window.end));
+        let decline = match churn {
+            Some(day) => Some((day - between(rng, 90, 240), day)),
+            None if chance(rng, DECLINING_NOW_RATE) => {
+                let began = window.end - between(rng, 60, 200);
+                Some((began, began + between(rng, 90, 240)))
             }
-            None => (None, end),
+            None => None,
         };
-        let size = rng.normal(0.0, 1.0).exp();
-        let lines = (1 + (size * 1.5) as usize + rng.days(0, 1) as usize).min(6);
-        let mut product_lines: Vec<usize> = (0..6).collect();
-        for i in 0..lines {
-            let j = i + rng.days(0, (5 - i) as i64) as usize;
-            product_lines.swap(i, j);
-        }
-        product_lines.truncate(lines);
+        // Churn day itself is the first silent day.
+        let active = (signup.max(window.start), churn.map_or(window.end, |day| day - 1));
+        let deal_size = lognormal(rng, 15_000.0, 1.0).clamp(2_000.0, 500_000.0);
+        // Bigger accounts buy a little more often and across more product lines.
+        let size_factor = (deal_size / 15_000.0).powf(0.15);
+        let depth = (deal_size / 2_000.0).log10() / 2.4 * 5.0 + uniform(rng, 0.0, 1.5);
         Profile {
             signup,
             churn,
-            decline_start,
-            decline_end,
-            deal_size: (8_000.0 * size).clamp(2_000.0, 500_000.0),
-            invoices_per_month: (0.56 * rng.normal(0.0, 0.6).exp()).clamp(0.1, 4.0),
-            touches_per_month: (0.33 * rng.normal(0.0, 0.5).exp()).clamp(0.05, 3.0),
-            product_lines,
+            decline,
+            active,
+            deal_size,
+            invoices_per_year: (lognormal(rng, 6.3, 0.8) * size_factor).clamp(2.0, 60.0),
+            activities_per_year: lognormal(rng, 4.5, 0.6) * size_factor,
+            tickets_per_year: lognormal(rng, 0.55, 0.5),
+            product_lines: (depth as usize + 1).min(6),
+            first_product: between(rng, 0, 5) as usize,
+            mood: normal(rng, 0.0, 1.0),
+            pay_term: if chance(rng, 0.7) { 30 } else { 60 },
+            pay_habit: uniform(rng, 0.0, 8.0),
         }
     }
 
-    /// How far into its decline the customer is on a date: 0 (none) to 1 (gone).
-    pub fn decline(&self, day: NaiveDate) -> f64 {
-        match self.decline_start {
-            Some(s) if day > s => ((day - s).num_days() as f64
-                / (self.decline_end - s).num_days().max(1) as f64)
-                .min(1.0),
+    pub fn first_day(&self) -> Day {
+        self.active.0
+    }
+
+    pub fn last_day(&self) -> Day {
+        self.active.1
+    }
+
+    /// Whether the customer declines at some point (churners always do).
+    pub fn declines(&self) -> bool {
+        self.decline.is_some()
+    }
+
+    /// 0 while healthy, rising to 1 when fully declined.
+    pub fn decline(&self, day: Day) -> f64 {
+        match self.decline {
+            Some((from, to)) if day > from => ((day - from) as f64 / (to - from) as f64).min(1.0),
             _ => 0.0,
         }
     }
 
-    /// The first and last day the customer can produce events.
-    pub fn active(&self, start: NaiveDate, end: NaiveDate) -> (NaiveDate, NaiveDate) {
-        (
-            self.signup.max(start),
-            self.churn.map_or(end, |c| c.min(end)),
-        )
+    pub fn random_day(&self, rng: &mut Stream) -> Day {
+        between(rng, self.first_day(), self.last_day())
     }
 
-    /// Event days of a Poisson process whose monthly rate falls with the decline.
-    pub fn event_days(
-        &self,
-        rng: &mut ChaCha8Rng,
-        (from, to): (NaiveDate, NaiveDate),
-        per_month: f64,
-        floor: f64,
-    ) -> Vec<NaiveDate> {
-        let mut days = Vec::new();
-        let mut t = from;
+    /// Days of a Poisson process over the active range whose rate is `per_year` while healthy
+    /// and `per_year * declined` when fully declined (thinning of a homogeneous process).
+    pub fn event_days(&self, rng: &mut Stream, per_year: f64, declined: f64, days: &mut Vec<Day>) {
+        days.clear();
+        let peak = declined.max(1.0);
+        let mean_gap = DAYS_PER_YEAR / (per_year * peak);
+        let mut t = self.first_day() as f64;
         loop {
-            let rate = per_month * (1.0 - (1.0 - floor) * self.decline(t)) / 30.4;
-            t += Duration::days(rng.exponential(1.0 / rate).ceil() as i64);
-            if t > to {
-                return days;
+            t += exponential(rng, mean_gap);
+            let day = t as Day;
+            if day > self.last_day() {
+                return;
             }
-            days.push(t);
+            let factor = 1.0 + (declined - 1.0) * self.decline(day);
+            if chance(rng, factor / peak) {
+                days.push(day);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::sample_data::format::to_day;
+
+    #[test]
+    fn profiles_respect_the_window() {
+        let end = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let window = Window { start: to_day(end) - 1095, end: to_day(end) };
+        let mut rng = Stream::seed_from_u64(1);
+        for _ in 0..50_000 {
+            let p = Profile::draw(&mut rng, &window);
+            assert!(p.first_day() <= p.last_day() && p.signup <= window.end);
+            if let Some(churn) = p.churn {
+                assert!(churn >= p.signup + 90 && churn > window.start && churn <= window.end);
+                assert_eq!(p.decline(churn), 1.0);
+            }
         }
     }
 }

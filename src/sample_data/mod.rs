@@ -1,26 +1,36 @@
-//! `vitals sample-data`: synthetic finance, CRM and survey exports of N customers over the
-//! three years up to an end date, byte-identical for the same seed.
+//! `vitals sample-data`: realistic, deterministic synthetic finance, CRM and survey exports of
+//! N customers over the three years up to an end date.
 //!
-//! The files look like real exports, warts included: Chinese headers, a GBK-encoded CRM
-//! file, a BOM and CRLF line ends, a semicolon-separated ticket export with quoted
-//! multi-line subjects, NDJSON activities, thousands separators in amounts, and a handful
-//! of deliberately bad rows (k = 1 + customers / 2000 of each kind) that ingest must
-//! reject. Each customer draws from its own random stream (seed, customer number), so the
-//! output does not depend on generation order.
+//! Each customer has a latent profile (size, habits, and for some a gradual decline ending in
+//! churn) from which every exported row is drawn, so a churn model has a real signal to learn.
+//! The files look like real exports, warts included: Chinese headers, a GBK-encoded CRM file,
+//! a BOM and CRLF line ends, semicolons and quoted multi-line ticket subjects, NDJSON,
+//! thousands separators, and k = 1 + customers / 2000 deliberately bad rows of each kind.
+//!
+//! Output is byte-identical for the same (customers, seed, end): each customer draws from its
+//! own ChaCha8 stream selected by (seed, customer index), independent of generation order.
+//! Customers are streamed one at a time, so memory stays flat however many there are.
 
 mod customer;
+mod dist;
+mod files;
+mod flaws;
+mod format;
+mod records;
+mod text;
 
-use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Months, NaiveDate};
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-use customer::{Draw, Profile};
+use customer::Profile;
+use dist::Stream;
+use files::Exports;
+use flaws::Placement;
+use format::to_day;
+use records::Records;
 
 pub struct SampleOptions {
     pub customers: usize,
@@ -34,709 +44,260 @@ pub struct SampleSummary {
     pub files: Vec<(PathBuf, u64)>,
 }
 
-const PRODUCT_LINES: [&str; 6] = ["云服务", "数据分析", "咨询", "培训", "运维", "安全"];
-const INDUSTRIES: [&str; 8] = [
-    "制造业",
-    "金融",
-    "零售",
-    "医疗",
-    "教育",
-    "物流",
-    "能源",
-    "互联网",
-];
-const REGIONS: [&str; 7] = ["华东", "华北", "华南", "西南", "华中", "东北", "西北"];
-const OWNERS: [&str; 10] = [
-    "王芳", "李伟", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周杰", "吴婷",
-];
-const CITIES: [&str; 12] = [
-    "上海", "北京", "深圳", "广州", "杭州", "成都", "武汉", "南京", "苏州", "西安", "天津", "重庆",
-];
-const WORDS: [&str; 12] = [
-    "华信", "恒通", "瑞达", "中科", "远航", "金桥", "博远", "宏图", "新创", "嘉禾", "天成", "鼎盛",
-];
-const TRADES: [&str; 8] = [
-    "科技", "信息", "制造", "贸易", "物流", "医疗", "能源", "教育",
-];
-const ACTIVITY_TYPES: [&str; 5] = ["meeting", "call", "email", "visit", "business_review"];
-const SUBJECTS: [&str; 8] = [
-    "Invoice question",
-    "Login fails; cannot reach dashboard",
-    "Great onboarding, thanks",
-    "Feature request: export, filters",
-    "Report says \"no data\" since Monday",
-    "Renewal terms",
-    "Outage follow-up\nsee call notes",
-    "Training schedule",
-];
-const ASSESSED: [&str; 6] = [
-    "acceptance",
-    "participation",
-    "information_sharing",
-    "guidance",
-    "decision_support",
-    "competitor_attitude",
-];
+/// chrono's day number (days from 0001-01-01): cheap to add to and compare.
+type Day = i32;
 
-/// One export file being written, counting its data rows.
-struct Export {
-    path: PathBuf,
-    out: BufWriter<File>,
-    rows: u64,
+/// The dated span of the exports, both ends inclusive.
+struct Window {
+    start: Day,
+    end: Day,
 }
 
-impl Export {
-    fn create(root: &Path, rel: &str, header: &str) -> Result<Export> {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().expect("file in a folder"))?;
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(header.as_bytes())?;
-        Ok(Export { path, out, rows: 0 })
-    }
-
-    fn row(&mut self, line: &str) -> Result<()> {
-        self.out.write_all(line.as_bytes())?;
-        self.rows += 1;
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<(PathBuf, u64)> {
-        self.out.flush()?;
-        Ok((self.path, self.rows))
+impl Window {
+    /// The three years up to and including `end`.
+    fn ending(end: NaiveDate) -> Result<Window> {
+        let start = end.checked_sub_months(Months::new(36)).context("end date too early for a three-year window")?;
+        Ok(Window { start: to_day(start) + 1, end: to_day(end) })
     }
 }
 
-/// Which deliberately bad rows a customer carries (at most one of each kind).
-struct Faults {
-    every: usize,
-}
-
-impl Faults {
-    fn new(customers: usize) -> Faults {
-        let k = 1 + customers / 2000;
-        Faults {
-            every: (customers / k).max(1),
-        }
-    }
-
-    /// Kind `kind` (0..7) goes to customers at a fixed stride, offset by kind.
-    fn has(&self, customer: usize, kind: usize) -> bool {
-        customer % self.every == (kind * 7 + 3) % self.every
-    }
-}
-
-/// Writes the sample exports; see the module documentation.
 pub fn generate(opts: &SampleOptions) -> Result<SampleSummary> {
-    let end = opts.end;
-    let start = NaiveDate::from_ymd_opt(end.year() - 3, end.month(), end.day().min(28))
-        .expect("valid date")
-        + Duration::days(1);
-    let root = &opts.out;
-    let mut invoices = Export::create(
-        root,
-        "finance/invoices.csv",
-        "发票号,客户编号,开票日期,到期日,付款日期,含税金额,产品线\n",
-    )?;
-    let mut contracts = Export::create(
-        root,
-        "finance/contracts.csv",
-        "\u{feff}contract_id,customer_id,start_date,end_date,value\r\n",
-    )?;
-    let mut activities = Export::create(root, "crm/activities.ndjson", "")?;
-    let mut tickets = Export::create(
-        root,
-        "crm/tickets.csv",
-        "ticket_id;customer;opened;severity;kind;subject;resolved\n",
-    )?;
-    let mut surveys = Export::create(
-        root,
-        "survey/nps_responses.csv",
-        "respondent_customer,submitted_at,nps_score,csat_score\n",
-    )?;
-    let mut assessments = Export::create(
-        root,
-        "survey/relationship_assessments.csv",
-        "customer_id,assessed_date,dimension,level\n",
-    )?;
-    let mut accounts =
-        String::from("客户编号,客户名称,行业,区域,客户经理,签约日期,状态,流失日期\n");
-    let mut account_rows = 0u64;
-    let faults = Faults::new(opts.customers);
-    let mut ids = Ids::default();
-    let mut line = String::with_capacity(256);
-
-    for index in 1..=opts.customers {
-        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-        rng.set_stream(index as u64);
-        let id = format!("C{index:07}");
-        let profile = Profile::draw(&mut rng, start, end);
-        let active = profile.active(start, end);
-
-        account_row(&mut accounts, &mut rng, &id, &profile);
-        account_rows += 1;
-        invoice_rows(
-            &mut invoices,
-            &mut rng,
-            &mut ids,
-            &id,
-            &profile,
-            active,
-            end,
-            &faults,
-            index,
-            &mut line,
-        )?;
-        contract_rows(
-            &mut contracts,
-            &mut rng,
-            &mut ids,
-            &id,
-            &profile,
-            start,
-            end,
-            &mut line,
-        )?;
-        activity_rows(
-            &mut activities,
-            &mut rng,
-            &id,
-            &profile,
-            active,
-            faults.has(index, 4),
-            &mut line,
-        )?;
-        ticket_rows(
-            &mut tickets,
-            &mut rng,
-            &mut ids,
-            &id,
-            &profile,
-            active,
-            end,
-            &mut line,
-        )?;
-        survey_rows(
-            &mut surveys,
-            &mut rng,
-            &id,
-            &profile,
-            active,
-            faults.has(index, 5),
-            &mut line,
-        )?;
-        assessment_rows(
-            &mut assessments,
-            &mut rng,
-            &id,
-            &profile,
-            active,
-            faults.has(index, 6),
-            &mut line,
-        )?;
+    let window = Window::ending(opts.end)?;
+    let placement = Placement::new(opts.customers);
+    let mut exports = Exports::create(&opts.out)?;
+    let mut rows = Records::default();
+    for index in 0..opts.customers {
+        let mut rng = customer_stream(opts.seed, index);
+        let profile = Profile::draw(&mut rng, &window);
+        let account = records::account(&mut rng, &profile);
+        rows.fill(&mut rng, &profile, &window);
+        placement.inject(index, &mut rng, &profile, &window, &mut rows);
+        let id = format!("C{:07}", index + 1);
+        exports.write_customer(&id, &account, &profile, &rows)?;
     }
-
-    let accounts_path = root.join("crm/accounts.csv");
-    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&accounts);
-    anyhow::ensure!(!unmappable, "account text has characters GBK cannot hold");
-    std::fs::write(&accounts_path, gbk)
-        .with_context(|| format!("writing {}", accounts_path.display()))?;
-    let files = vec![
-        invoices.finish()?,
-        contracts.finish()?,
-        (accounts_path, account_rows),
-        activities.finish()?,
-        tickets.finish()?,
-        surveys.finish()?,
-        assessments.finish()?,
-    ];
-    Ok(SampleSummary { files })
+    Ok(SampleSummary { files: exports.finish()? })
 }
 
-/// Running numbers for invoice, contract and ticket ids.
-#[derive(Default)]
-struct Ids {
-    invoice: u64,
-    contract: u64,
-    ticket: u64,
-}
-
-fn pick<'a>(rng: &mut ChaCha8Rng, items: &[&'a str]) -> &'a str {
-    items[rng.days(0, items.len() as i64 - 1) as usize]
-}
-
-/// `1234.5` → `1,234.50`.
-fn thousands(amount: f64) -> String {
-    let cents = (amount * 100.0).round() as i64;
-    let (whole, frac) = (cents / 100, cents % 100);
-    let digits = whole.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{grouped}.{frac:02}")
-}
-
-fn csv_quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
-fn account_row(out: &mut String, rng: &mut ChaCha8Rng, id: &str, p: &Profile) {
-    let mut name = format!(
-        "{}{}{}有限公司",
-        pick(rng, &CITIES),
-        pick(rng, &WORDS),
-        pick(rng, &TRADES)
-    );
-    if rng.chance(0.01) {
-        name.push_str(",华东分部");
-    } else if rng.chance(0.01) {
-        name = format!("\"{}\"{}", pick(rng, &WORDS), name);
-    }
-    let (status, churn) = match p.churn {
-        Some(c) => ("流失", c.to_string()),
-        None => ("正常", String::new()),
-    };
-    let _ = writeln!(
-        out,
-        "{id},{},{},{},{},{},{status},{churn}",
-        csv_quote(&name),
-        pick(rng, &INDUSTRIES),
-        pick(rng, &REGIONS),
-        pick(rng, &OWNERS),
-        p.signup
-    );
-}
-
-#[allow(clippy::too_many_arguments)]
-fn invoice_rows(
-    out: &mut Export,
-    rng: &mut ChaCha8Rng,
-    ids: &mut Ids,
-    id: &str,
-    p: &Profile,
-    active: (NaiveDate, NaiveDate),
-    end: NaiveDate,
-    faults: &Faults,
-    index: usize,
-    line: &mut String,
-) -> Result<()> {
-    let days = p.event_days(rng, active, p.invoices_per_month, 0.2);
-    for (n, day) in days.iter().enumerate() {
-        ids.invoice += 1;
-        let decline = p.decline(*day);
-        let terms = if rng.chance(0.7) { 30 } else { 60 };
-        let due = *day + Duration::days(terms);
-        let paid = if rng.chance(0.02 + 0.3 * decline) {
-            None
-        } else if rng.chance(0.8 - 0.6 * decline) {
-            Some(due - Duration::days(rng.days(0, terms / 2)))
-        } else {
-            Some(due + Duration::days(rng.exponential(8.0 + 60.0 * decline).ceil() as i64))
-        };
-        let paid = paid
-            .filter(|d| *d <= end)
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        let amount = thousands(p.deal_size * rng.normal(0.0, 0.3).exp());
-        let product =
-            PRODUCT_LINES[p.product_lines[rng.days(0, p.product_lines.len() as i64 - 1) as usize]];
-        line.clear();
-        let _ = writeln!(
-            line,
-            "INV{:09},{id},{day},{due},{paid},\"{amount}\",{product}",
-            ids.invoice
-        );
-        out.row(line)?;
-        if n == 0 {
-            // The deliberate faults ride on the customer's first invoice.
-            let bad = [
-                (
-                    0,
-                    format!(
-                        "INV{:09}X,{id},2025-13-45,{due},,\"{amount}\",{product}\n",
-                        ids.invoice
-                    ),
-                ),
-                (
-                    1,
-                    format!("INV{:09}Y,{id},{day},{due},,N/A,{product}\n", ids.invoice),
-                ),
-                (
-                    2,
-                    format!(
-                        "INV{:09}Z,,{day},{due},,\"{amount}\",{product}\n",
-                        ids.invoice
-                    ),
-                ),
-                (
-                    3,
-                    format!(
-                        "INV{:09},{id},{day},{due},{paid},\"{amount}\",{product}\n",
-                        ids.invoice
-                    ),
-                ),
-            ];
-            for (kind, row) in bad {
-                if faults.has(index, kind) {
-                    out.row(&row)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn contract_rows(
-    out: &mut Export,
-    rng: &mut ChaCha8Rng,
-    ids: &mut Ids,
-    id: &str,
-    p: &Profile,
-    start: NaiveDate,
-    end: NaiveDate,
-    line: &mut String,
-) -> Result<()> {
-    let mut from = p.signup;
-    loop {
-        let months = if rng.chance(0.6) { 12 } else { 24 };
-        let to = from
-            .checked_add_months(chrono::Months::new(months))
-            .expect("date in range")
-            - Duration::days(1);
-        if to >= start {
-            ids.contract += 1;
-            let value =
-                p.deal_size * p.invoices_per_month * months as f64 * rng.normal(1.0, 0.1).max(0.5);
-            line.clear();
-            let _ = write!(line, "K{:08},{id},{from},{to},{value:.2}\r\n", ids.contract);
-            out.row(line)?;
-        }
-        let renews = p.churn.is_none_or(|c| to < c - Duration::days(120));
-        from = to + Duration::days(1);
-        if !renews || from > end {
-            return Ok(());
-        }
-    }
-}
-
-fn activity_rows(
-    out: &mut Export,
-    rng: &mut ChaCha8Rng,
-    id: &str,
-    p: &Profile,
-    active: (NaiveDate, NaiveDate),
-    fault: bool,
-    line: &mut String,
-) -> Result<()> {
-    for (n, day) in p
-        .event_days(rng, active, p.touches_per_month, 0.15)
-        .into_iter()
-        .enumerate()
-    {
-        let decline = p.decline(day);
-        let level = if rng.chance(0.3 * (1.0 - decline)) {
-            "executive"
-        } else if rng.chance(0.55) {
-            "manager"
-        } else {
-            "staff"
-        };
-        let hours = (rng.exponential(6.0 + 40.0 * decline) * 10.0).round() / 10.0;
-        let kind = pick(rng, &ACTIVITY_TYPES);
-        let ts = if fault && n == 0 {
-            "yesterday".to_string()
-        } else {
-            day.to_string()
-        };
-        line.clear();
-        let _ = writeln!(
-            line,
-            "{{\"account\":\"{id}\",\"ts\":\"{ts}\",\"type\":\"{kind}\",\"response_hours\":{hours:.1},\"contact_level\":\"{level}\"}}"
-        );
-        out.row(line)?;
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn ticket_rows(
-    out: &mut Export,
-    rng: &mut ChaCha8Rng,
-    ids: &mut Ids,
-    id: &str,
-    p: &Profile,
-    active: (NaiveDate, NaiveDate),
-    end: NaiveDate,
-    line: &mut String,
-) -> Result<()> {
-    // Tickets do not thin out with the decline: complaints rise instead.
-    for day in p.event_days(rng, active, 1.5 / 36.0 * (1.0 + p.invoices_per_month), 1.0) {
-        ids.ticket += 1;
-        let decline = p.decline(day);
-        let kind = if rng.chance(0.2 + 0.6 * decline) {
-            "complaint"
-        } else if rng.chance(0.3 * (1.0 - decline)) {
-            "praise"
-        } else {
-            "request"
-        };
-        let severity = match (kind, rng.unit() + decline * 0.5) {
-            ("complaint", x) if x > 0.9 => "critical",
-            ("complaint", x) if x > 0.5 => "high",
-            (_, x) if x > 0.6 => "medium",
-            _ => "low",
-        };
-        let resolved = day + Duration::days(rng.days(1, 20));
-        let open = rng.chance(0.1) || resolved > end;
-        let resolved = if open {
-            String::new()
-        } else {
-            resolved.format("%Y/%m/%d").to_string()
-        };
-        line.clear();
-        let _ = writeln!(
-            line,
-            "T{:08};{id};{};{severity};{kind};{};{resolved}",
-            ids.ticket,
-            day.format("%Y/%m/%d"),
-            csv_quote(pick(rng, &SUBJECTS))
-        );
-        out.row(line)?;
-    }
-    Ok(())
-}
-
-fn survey_rows(
-    out: &mut Export,
-    rng: &mut ChaCha8Rng,
-    id: &str,
-    p: &Profile,
-    active: (NaiveDate, NaiveDate),
-    fault: bool,
-    line: &mut String,
-) -> Result<()> {
-    for (n, day) in p
-        .event_days(rng, active, 0.5 / 36.0 * 1.2, 1.0)
-        .into_iter()
-        .enumerate()
-    {
-        let decline = p.decline(day);
-        let nps = rng
-            .normal(8.3 - 6.0 * decline, 1.3)
-            .round()
-            .clamp(0.0, 10.0) as i64;
-        let csat = if rng.chance(0.3) {
-            String::new()
-        } else {
-            (rng.normal(4.2 - 2.5 * decline, 0.7).round().clamp(1.0, 5.0) as i64).to_string()
-        };
-        line.clear();
-        let _ = writeln!(
-            line,
-            "{id},{day},{},{csat}",
-            if fault && n == 0 { 11 } else { nps }
-        );
-        out.row(line)?;
-    }
-    Ok(())
-}
-
-fn assessment_rows(
-    out: &mut Export,
-    rng: &mut ChaCha8Rng,
-    id: &str,
-    p: &Profile,
-    (from, to): (NaiveDate, NaiveDate),
-    fault: bool,
-    line: &mut String,
-) -> Result<()> {
-    if !(fault || rng.chance(0.3)) {
-        return Ok(());
-    }
-    let span = (to - from).num_days();
-    let mut dates: Vec<NaiveDate> = (0..rng.days(1, 2))
-        .map(|_| from + Duration::days(rng.days(0, span)))
-        .collect();
-    dates.sort();
-    for (n, day) in dates.into_iter().enumerate() {
-        let decline = p.decline(day);
-        for (d, dimension) in ASSESSED.iter().enumerate() {
-            let level = rng
-                .normal(1.8 - 2.5 * decline, 0.8)
-                .round()
-                .clamp(-1.0, 3.0) as i64;
-            let level = if fault && n == 0 && d == 0 { 5 } else { level };
-            line.clear();
-            let _ = writeln!(line, "{id},{day},{dimension},{level}");
-            out.row(line)?;
-        }
-    }
-    Ok(())
+/// One independent ChaCha8 stream per customer, so customers can be generated in any order.
+fn customer_stream(seed: u64, index: usize) -> Stream {
+    let mut rng = Stream::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    rng
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{HashMap, HashSet};
+    use std::fs;
+    use std::path::Path;
+
     use super::*;
 
-    fn generate_into(dir: &Path, customers: usize, seed: u64) -> SampleSummary {
-        let end = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
-        generate(&SampleOptions {
-            customers,
-            seed,
-            out: dir.to_path_buf(),
-            end,
-        })
-        .unwrap()
+    const END: &str = "2026-06-30";
+
+    fn end() -> NaiveDate {
+        END.parse().unwrap()
     }
 
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(1234.5), "1,234.50");
-        assert_eq!(thousands(999.999), "1,000.00");
-        assert_eq!(thousands(12.0), "12.00");
-        assert_eq!(thousands(1234567.891), "1,234,567.89");
+    fn run(customers: usize, seed: u64, out: &Path) -> SampleSummary {
+        generate(&SampleOptions { customers, seed, out: out.to_path_buf(), end: end() }).unwrap()
     }
 
-    #[test]
-    fn same_seed_same_bytes_other_seed_other_bytes() {
-        let (a, b, c) = (
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-        );
-        let files = generate_into(a.path(), 300, 42).files;
-        generate_into(b.path(), 300, 42);
-        generate_into(c.path(), 300, 43);
-        for (path, _) in &files {
-            let rel = path.strip_prefix(a.path()).unwrap();
-            let bytes = std::fs::read(path).unwrap();
-            assert_eq!(
-                bytes,
-                std::fs::read(b.path().join(rel)).unwrap(),
-                "{}",
-                rel.display()
-            );
-            if !rel.ends_with("relationship_assessments.csv") {
-                assert_ne!(
-                    bytes,
-                    std::fs::read(c.path().join(rel)).unwrap(),
-                    "{}",
-                    rel.display()
-                );
+    fn read(root: &Path, relative: &str) -> String {
+        String::from_utf8(fs::read(root.join(relative)).unwrap()).unwrap()
+    }
+
+    /// Minimal CSV reader: quoted fields may hold the delimiter, doubled quotes and newlines.
+    fn parse(text: &str, delimiter: char) -> Vec<Vec<String>> {
+        let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+        let mut chars = text.chars().peekable();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                (_, '"') => quoted = !quoted,
+                (false, '\r') => {}
+                (false, '\n') => {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (false, c) if c == delimiter => row.push(std::mem::take(&mut field)),
+                (_, c) => field.push(c),
             }
+        }
+        rows.remove(0); // header
+        rows
+    }
+
+    fn date(text: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(&text.replace('/', "-"), "%Y-%m-%d").ok()
+    }
+
+    fn accounts(root: &Path) -> Vec<Vec<String>> {
+        let bytes = fs::read(root.join("crm/accounts.csv")).unwrap();
+        let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(&bytes);
+        assert!(!had_errors, "accounts.csv is not clean GBK");
+        assert!(text.starts_with("客户编号,客户名称"));
+        parse(&text, ',')
+    }
+
+    /// Churn date by customer id, for churned customers only.
+    fn churned(root: &Path) -> HashMap<String, NaiveDate> {
+        accounts(root).into_iter().filter_map(|row| Some((row[0].clone(), date(&row[7])?))).collect()
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_differs() {
+        let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let summary = run(300, 7, a.path());
+        run(300, 7, b.path());
+        run(300, 8, c.path());
+        for (path, _) in &summary.files {
+            let relative = path.strip_prefix(a.path()).unwrap();
+            let bytes = fs::read(path).unwrap();
+            assert_eq!(bytes, fs::read(b.path().join(relative)).unwrap(), "{relative:?}");
+            assert_ne!(bytes, fs::read(c.path().join(relative)).unwrap(), "{relative:?}");
         }
     }
 
     #[test]
-    fn volumes_encodings_and_faults() {
+    fn two_thousand_customers() {
         let dir = tempfile::tempdir().unwrap();
-        let summary = generate_into(dir.path(), 2000, 42);
-        let rows = |name: &str| {
-            summary
-                .files
-                .iter()
-                .find(|(p, _)| p.ends_with(name))
-                .unwrap()
-                .1 as f64
-                / 2000.0
-        };
-        assert!(
-            (12.0..30.0).contains(&rows("invoices.csv")),
-            "invoices per customer {}",
-            rows("invoices.csv")
-        );
-        assert!(
-            (6.0..20.0).contains(&rows("activities.ndjson")),
-            "activities {}",
-            rows("activities.ndjson")
-        );
-        assert!(
-            (0.3..0.9).contains(&rows("nps_responses.csv")),
-            "surveys {}",
-            rows("nps_responses.csv")
-        );
-        assert_eq!(rows("accounts.csv"), 1.0);
-
-        let gbk = std::fs::read(dir.path().join("crm/accounts.csv")).unwrap();
-        let (text, _, errors) = encoding_rs::GBK.decode(&gbk);
-        assert!(!errors && text.starts_with("客户编号,"));
-        let contracts = std::fs::read(dir.path().join("finance/contracts.csv")).unwrap();
-        assert!(
-            contracts.starts_with(b"\xEF\xBB\xBFcontract_id")
-                && contracts.windows(2).any(|w| w == b"\r\n")
-        );
-
-        let invoices = std::fs::read_to_string(dir.path().join("finance/invoices.csv")).unwrap();
-        let k = 1 + 2000 / 2000;
-        assert_eq!(invoices.matches("2025-13-45").count(), k);
-        assert_eq!(invoices.matches(",N/A,").count(), k);
-        assert!(invoices
-            .lines()
-            .skip(1)
-            .all(|l| l.contains(",\"") || l.contains(",N/A,")));
-        let nps = std::fs::read_to_string(dir.path().join("survey/nps_responses.csv")).unwrap();
-        assert_eq!(
-            nps.lines()
-                .filter(|l| l.split(',').nth(2) == Some("11"))
-                .count(),
-            k
-        );
+        let summary = run(2000, 42, dir.path());
+        let root = dir.path();
+        volumes_are_near_targets(&summary, root);
+        nothing_is_dated_after_end(root);
+        churned_customers_fall_silent(root);
+        churned_customers_score_lower(root);
+        bad_rows_are_exactly_k(root, 1 + 2000 / 2000);
+        file_shapes(root);
     }
 
-    #[test]
-    fn nothing_after_the_end_and_churners_decline_before_leaving() {
-        let dir = tempfile::tempdir().unwrap();
-        generate_into(dir.path(), 1500, 7);
-        let accounts = std::fs::read(dir.path().join("crm/accounts.csv")).unwrap();
-        let (accounts, _, _) = encoding_rs::GBK.decode(&accounts);
-        let churned: std::collections::BTreeMap<String, String> = accounts
-            .lines()
-            .skip(1)
-            .filter_map(|l| {
-                let f: Vec<&str> = l.rsplitn(3, ',').collect();
-                (!f[0].is_empty()).then(|| (l[..8].to_string(), f[0].to_string()))
+    fn volumes_are_near_targets(summary: &SampleSummary, root: &Path) {
+        let rows: HashMap<String, f64> = summary
+            .files
+            .iter()
+            .map(|(path, rows)| {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                (relative, *rows as f64 / 2000.0)
             })
             .collect();
-        let share = churned.len() as f64 / 1500.0;
-        assert!((0.15..0.35).contains(&share), "churned share {share}");
+        let expect = |file: &str, lo: f64, hi: f64| {
+            let per_customer = rows[file];
+            assert!((lo..=hi).contains(&per_customer), "{file}: {per_customer} per customer");
+        };
+        expect("crm/accounts.csv", 1.0, 1.0);
+        expect("finance/invoices.csv", 16.0, 24.0);
+        expect("finance/contracts.csv", 1.0, 3.0);
+        expect("crm/activities.ndjson", 9.5, 14.5);
+        expect("crm/tickets.csv", 1.1, 1.9);
+        expect("survey/nps_responses.csv", 0.38, 0.62);
+        let assessed: HashSet<_> =
+            parse(&read(root, "survey/relationship_assessments.csv"), ',').into_iter().map(|r| r[0].clone()).collect();
+        let share = assessed.len() as f64 / 2000.0;
+        assert!((0.26..=0.34).contains(&share), "{share} assessed");
+        let churn_share = churned(root).len() as f64 / 2000.0;
+        assert!((0.22..=0.28).contains(&churn_share), "{churn_share} churned");
+    }
 
-        let invoices = std::fs::read_to_string(dir.path().join("finance/invoices.csv")).unwrap();
-        for line in invoices
-            .lines()
-            .skip(1)
-            .filter(|l| !l.contains("2025-13-45"))
-        {
-            let f: Vec<&str> = line.split(',').collect();
-            assert!(f[2] <= "2026-06-30" && f[4] <= "2026-06-30", "{line}");
-            if let Some(churn) = churned.get(f[1]) {
-                assert!(f[2] <= churn.as_str(), "invoice after churn: {line}");
+    fn nothing_is_dated_after_end(root: &Path) {
+        // Due dates and contract end dates are terms, not events, and may lie beyond `end`.
+        let dated: [(&str, char, &[usize]); 5] = [
+            ("finance/invoices.csv", ',', &[2, 4]),
+            ("finance/contracts.csv", ',', &[2]),
+            ("crm/tickets.csv", ';', &[2, 6]),
+            ("survey/nps_responses.csv", ',', &[1]),
+            ("survey/relationship_assessments.csv", ',', &[1]),
+        ];
+        for (file, delimiter, columns) in dated {
+            for row in parse(read(root, file).trim_start_matches('\u{feff}'), delimiter) {
+                for &column in columns {
+                    assert!(date(&row[column]).is_none_or(|d| d <= end()), "{file}: {row:?}");
+                }
             }
         }
-        let nps = std::fs::read_to_string(dir.path().join("survey/nps_responses.csv")).unwrap();
-        let (mut leaving, mut staying) = (Vec::new(), Vec::new());
-        for line in nps.lines().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            let score: f64 = f[2].parse().unwrap();
-            let day: NaiveDate = f[1].parse().unwrap();
-            match churned.get(f[0]).map(|c| c.parse::<NaiveDate>().unwrap()) {
-                Some(c) if day <= c && day > c - Duration::days(180) && score <= 10.0 => {
-                    leaving.push(score)
-                }
-                None if score <= 10.0 => staying.push(score),
-                _ => {}
+        for row in accounts(root) {
+            assert!(date(&row[5]).unwrap() <= end() && date(&row[7]).is_none_or(|d| d <= end()));
+        }
+        for line in read(root, "crm/activities.ndjson").lines() {
+            let ts = &line[line.find("\"ts\":\"").unwrap() + 6..][..10];
+            assert!(date(ts).is_none_or(|d| d <= end()), "{line}");
+        }
+    }
+
+    fn churned_customers_fall_silent(root: &Path) {
+        let churned = churned(root);
+        for row in parse(&read(root, "finance/invoices.csv"), ',') {
+            if let (Some(churn), Some(day)) = (churned.get(&row[1]), date(&row[2])) {
+                assert!(day <= *churn, "invoice after churn: {row:?}");
+            }
+        }
+    }
+
+    fn churned_customers_score_lower(root: &Path) {
+        let churned = churned(root);
+        let (mut churners, mut others) = (Vec::new(), Vec::new());
+        for row in parse(&read(root, "survey/nps_responses.csv"), ',') {
+            let (day, score) = (date(&row[1]).unwrap(), row[2].parse::<f64>().unwrap());
+            let last = churned.get(&row[0]).copied().unwrap_or(end());
+            if score <= 10.0 && (last - day).num_days() < 180 {
+                if churned.contains_key(&row[0]) { &mut churners } else { &mut others }.push(score);
             }
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        assert!(
-            mean(&leaving) + 1.0 < mean(&staying),
-            "{} vs {}",
-            mean(&leaving),
-            mean(&staying)
-        );
+        assert!(churners.len() >= 10, "only {} churner answers", churners.len());
+        assert!(mean(&churners) + 1.5 < mean(&others), "{} vs {}", mean(&churners), mean(&others));
+    }
+
+    fn bad_rows_are_exactly_k(root: &Path, k: usize) {
+        let invoices = parse(&read(root, "finance/invoices.csv"), ',');
+        let count = |pred: &dyn Fn(&Vec<String>) -> bool| invoices.iter().filter(|r| pred(r)).count();
+        assert_eq!(count(&|r| r[2] == "2025-13-45"), k);
+        assert_eq!(count(&|r| r[5] == "N/A"), k);
+        assert_eq!(count(&|r| r[1].is_empty()), k);
+        let mut seen = HashSet::new();
+        assert_eq!(invoices.iter().filter(|r| !seen.insert(r[0].clone())).count(), k);
+        let surveys = parse(&read(root, "survey/nps_responses.csv"), ',');
+        assert_eq!(surveys.iter().filter(|r| r[2] == "11").count(), k);
+        let levels = parse(&read(root, "survey/relationship_assessments.csv"), ',');
+        assert_eq!(levels.iter().filter(|r| r[3] == "5").count(), k);
+        let activities = read(root, "crm/activities.ndjson");
+        assert_eq!(activities.matches("\"ts\":\"yesterday\"").count(), k);
+    }
+
+    fn file_shapes(root: &Path) {
+        let invoices = read(root, "finance/invoices.csv");
+        assert!(invoices.starts_with("发票号,客户编号,开票日期,到期日,付款日期,含税金额,产品线\n"));
+        for line in invoices.lines().skip(1).filter(|l| !l.contains("\"N/A\"")) {
+            let amount = line.split('"').nth(1).unwrap();
+            assert!(is_grouped_amount(amount), "{line}");
+        }
+        let contracts = fs::read(root.join("finance/contracts.csv")).unwrap();
+        assert!(contracts.starts_with(b"\xEF\xBB\xBFcontract_id,customer_id,start_date,end_date,value\r\n"));
+        let tickets = read(root, "crm/tickets.csv");
+        assert!(tickets.contains("\"\"") && tickets.contains("\n税号另发"));
+        assert!(parse(&tickets, ';').iter().all(|r| r.len() == 7));
+        let names = accounts(root);
+        assert!(names.iter().all(|r| r.len() == 10) && names[1999][0] == "C0002000");
+        assert!(names.iter().any(|r| r[1].contains(',') || r[1].contains('"')));
+    }
+
+    /// `1,234.50`: groups of three digits after the first, two decimals.
+    fn is_grouped_amount(s: &str) -> bool {
+        let Some((whole, cents)) = s.split_once('.') else {
+            return false;
+        };
+        let mut groups = whole.split(',');
+        let first = groups.next().unwrap();
+        let digits = |g: &str| g.bytes().all(|b| b.is_ascii_digit());
+        cents.len() == 2
+            && digits(cents)
+            && (1..=3).contains(&first.len())
+            && digits(first)
+            && !(first.starts_with('0') && whole.len() > 1)
+            && groups.all(|g| g.len() == 3 && digits(g))
     }
 }

@@ -8,11 +8,16 @@
 //! same exports. Sources a pipeline leaves out are registered as empty tables of their
 //! canonical shape, so models need no special cases (the `sources` table says which are
 //! present). Run parameters and scoring rules are small tables too (see `rules`).
+//!
+//! The previous run's customer_health is `previous_health` (for trends and alerts). The
+//! models that read `scored_health` run in a second pass, after the model lane has added
+//! its columns to customer_health and the publish lane has staged it as Parquet.
 
 pub mod models;
+pub mod outputs;
 mod rules;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -24,7 +29,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::canonical::{self, Kind};
 use crate::config::{scoring, Pipeline};
@@ -32,93 +37,209 @@ use crate::config::{scoring, Pipeline};
 /// What the SQL lane produced for a run.
 pub struct Transformed {
     /// The tables the pipeline publishes, in its order.
-    pub tables: Vec<Table>,
+    pub published: Vec<Table>,
+    /// The other tables the caller asked for, in its order.
+    pub also: Vec<Table>,
     /// Customers with a score on each dimension (a dimension with 0 had no data at all).
     pub customers_with_data: BTreeMap<String, u64>,
 }
 
-/// One model's result, ready to publish.
+/// One model's result.
 pub struct Table {
     pub name: String,
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
 }
 
-/// Runs every SQL model and returns the tables the pipeline publishes, in its order.
-/// `bronze_file` gives the bronze Parquet of each source the pipeline has.
-pub async fn run(
+/// What the SQL lane reads besides the pipeline's rules.
+pub struct Inputs<'a> {
+    /// The bronze Parquet file of each source.
+    pub bronze_file: &'a dyn Fn(&str) -> PathBuf,
+    /// The newest customer_health published before this run: its as_of and its file.
+    pub previous: Option<(NaiveDate, PathBuf)>,
+}
+
+impl<'a> Inputs<'a> {
+    /// Bronze tables only, no history: a first run, or a past snapshot.
+    pub fn bronze(bronze_file: &'a dyn Fn(&str) -> PathBuf) -> Self {
+        Inputs { bronze_file, previous: None }
+    }
+}
+
+/// Runs the SQL models of a nightly run as of `as_of`: the published tables the model lane
+/// does not feed, plus the models named in `also`.
+pub async fn run(pipeline: &Pipeline, as_of: NaiveDate, inputs: &Inputs<'_>, also: &[&str]) -> Result<Transformed> {
+    let after = after_model(pipeline)?;
+    let publish: Vec<&str> = pipeline.publish.iter().map(String::as_str).filter(|t| !after.contains(t)).collect();
+    let mut wanted = publish.clone();
+    wanted.extend_from_slice(also);
+    if pipeline.sql_dir.join(format!("{DIMENSION_SCORES}.sql")).exists() {
+        wanted.push(DIMENSION_SCORES);
+    }
+    let (ctx, mut tables) = execute(pipeline, as_of, inputs, None, &wanted).await?;
+    let customers_with_data = customers_per_dimension(&ctx).await?;
+    let mut take = |names: &mut dyn Iterator<Item = &str>| -> Vec<Table> {
+        names.filter_map(|name| tables.iter().position(|t| t.name == name).map(|i| tables.swap_remove(i))).collect()
+    };
+    let published = take(&mut publish.into_iter());
+    let also = take(&mut also.iter().copied());
+    Ok(Transformed { published, also, customers_with_data })
+}
+
+/// The published tables that read `scored_health`, in the pipeline's order.
+pub fn after_model(pipeline: &Pipeline) -> Result<Vec<&str>> {
+    let models = models::load(&pipeline.sql_dir)?;
+    Ok(pipeline
+        .publish
+        .iter()
+        .map(String::as_str)
+        .filter(|t| models.iter().any(|m| m.name == *t && m.after_model))
+        .collect())
+}
+
+/// The second pass: the published tables that read `scored_health`, given the staged
+/// customer_health file with the churn columns.
+pub async fn run_after_model(
     pipeline: &Pipeline,
     as_of: NaiveDate,
-    bronze_file: impl Fn(&str) -> PathBuf,
-) -> Result<Transformed> {
-    let ctx = SessionContext::new();
-    register_sources(&ctx, pipeline, as_of, bronze_file).await?;
-    rules::register(&ctx, pipeline, as_of)?;
+    inputs: &Inputs<'_>,
+    scored: &Path,
+) -> Result<Vec<Table>> {
+    let wanted = after_model(pipeline)?;
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !scored.exists() {
+        bail!(
+            "pipeline file {}: {} read{} {}, which needs customer_health in [run] publish",
+            pipeline.file.display(),
+            wanted.join(", "),
+            if wanted.len() == 1 { "s" } else { "" },
+            models::SCORED
+        );
+    }
+    let (_, tables) = execute(pipeline, as_of, inputs, Some(scored), &wanted).await?;
+    Ok(tables.into_iter().filter(|t| wanted.contains(&t.name.as_str())).collect())
+}
+
+/// Runs just the models `wanted` needs as of `as_of` and returns the `wanted` tables, in
+/// that order: how the churn model gets point-in-time features for past dates.
+pub async fn evaluate(
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    inputs: &Inputs<'_>,
+    wanted: &[&str],
+) -> Result<Vec<Table>> {
+    let (_, mut tables) = execute(pipeline, as_of, inputs, None, wanted).await?;
+    Ok(wanted
+        .iter()
+        .filter_map(|name| tables.iter().position(|t| t.name == *name).map(|i| tables.swap_remove(i)))
+        .collect())
+}
+
+/// Registers sources, history and rules, then runs the models `wanted` depends on, in order.
+async fn execute(
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    inputs: &Inputs<'_>,
+    scored: Option<&Path>,
+    wanted: &[&str],
+) -> Result<(SessionContext, Vec<Table>)> {
+    // One partition per query: floating-point sums then add up in one fixed order, so the
+    // same inputs give the same bytes (parallel partial sums arrive in any order).
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+    register_sources(&ctx, pipeline, as_of, inputs.bronze_file).await?;
+    register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
+    if let Some(file) = scored {
+        ctx.register_parquet(models::SCORED, &file.to_string_lossy(), ParquetReadOptions::default())
+            .await
+            .with_context(|| format!("registering {}", file.display()))?;
+    }
+    rules::register(&ctx, pipeline, as_of, inputs.previous.as_ref().map(|(d, _)| *d))?;
+    let all = models::load(&pipeline.sql_dir)?;
+    let needed = models::needed(all, wanted).map_err(|missing| {
+        anyhow!(
+            "pipeline file {}: the run needs a model `{missing}`, but {} has no {missing}.sql",
+            pipeline.file.display(),
+            pipeline.sql_dir.display()
+        )
+    })?;
 
     let mut results = Vec::new();
-    for model in models::load(&pipeline.sql_dir)? {
-        let frame = ctx
-            .sql(&model.sql)
-            .await
-            .map_err(|e| anyhow!("SQL model {}: {e}", model.path.display()))?;
+    for model in needed {
+        let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", model.path.display()))?;
         let planned: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await.map_err(|e| {
-            anyhow!(
-                "SQL model {} failed while running: {e}",
-                model.path.display()
-            )
-        })?;
+        let batches = frame
+            .collect()
+            .await
+            .map_err(|e| anyhow!("SQL model {} failed while running: {e}", model.path.display()))?;
         // The executed batches carry the exact schema (nullability may differ from the plan's).
         let schema = batches.first().map(|b| b.schema()).unwrap_or(planned);
         let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
         ctx.register_table(model.name.as_str(), Arc::new(table))?;
-        results.push(Table {
-            name: model.name,
-            schema,
-            batches,
-        });
+        results.push(Table { name: model.name, schema, batches });
     }
-
-    let customers_with_data = customers_per_dimension(&ctx, &results).await?;
-    let mut published = Vec::new();
-    for name in &pipeline.publish {
-        let Some(i) = results.iter().position(|t| &t.name == name) else {
-            bail!(
-                "pipeline file {}: [run] publish names `{name}`, but {} has no {name}.sql model",
-                pipeline.file.display(),
-                pipeline.sql_dir.display()
-            );
-        };
-        published.push(results.swap_remove(i));
-    }
-    Ok(Transformed {
-        tables: published,
-        customers_with_data,
-    })
+    Ok((ctx, results))
 }
+
+/// The columns of `previous_health`, whatever version published the previous partition:
+/// a column it lacks reads as null.
+const PREVIOUS_COLUMNS: [(&str, DataType); 6] = [
+    ("customer_id", DataType::Utf8),
+    ("as_of", DataType::Date32),
+    ("health_score", DataType::Float64),
+    ("health_tier", DataType::Utf8),
+    ("churn_risk", DataType::Float64),
+    ("risk_band", DataType::Utf8),
+];
+
+/// Registers `previous_health`: the previous run's customer_health, or an empty table.
+async fn register_previous(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
+    let Some(file) = file else {
+        let fields: Vec<Field> = PREVIOUS_COLUMNS.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect();
+        let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
+        ctx.register_table("previous_health", Arc::new(empty))?;
+        return Ok(());
+    };
+    ctx.register_parquet("previous_health_file", &file.to_string_lossy(), ParquetReadOptions::default())
+        .await
+        .with_context(|| format!("reading the previous run's customer_health {}", file.display()))?;
+    let present = ctx.table("previous_health_file").await?.schema().clone();
+    let columns: Vec<String> = PREVIOUS_COLUMNS
+        .iter()
+        .map(|(name, kind)| match present.has_column_with_unqualified_name(name) {
+            true => format!("CAST(\"{name}\" AS {}) AS \"{name}\"", sql_type(kind)),
+            false => format!("CAST(NULL AS {}) AS \"{name}\"", sql_type(kind)),
+        })
+        .collect();
+    let view = ctx.sql(&format!("SELECT {} FROM previous_health_file", columns.join(", "))).await?.into_view();
+    ctx.register_table("previous_health", view)?;
+    Ok(())
+}
+
+fn sql_type(kind: &DataType) -> &'static str {
+    match kind {
+        DataType::Date32 => "DATE",
+        DataType::Float64 => "DOUBLE",
+        _ => "VARCHAR",
+    }
+}
+
+/// The model whose rows say which customers have data on which dimension.
+const DIMENSION_SCORES: &str = "dimension_scores";
 
 /// How many customers have a score on each dimension, from the `dimension_scores` model
 /// (empty when a pipeline's SQL has no such model).
-async fn customers_per_dimension(
-    ctx: &SessionContext,
-    results: &[Table],
-) -> Result<BTreeMap<String, u64>> {
-    let mut counts: BTreeMap<String, u64> = scoring::DIMENSIONS
-        .iter()
-        .map(|d| (d.to_string(), 0))
-        .collect();
-    if !results.iter().any(|t| t.name == "dimension_scores") {
+async fn customers_per_dimension(ctx: &SessionContext) -> Result<BTreeMap<String, u64>> {
+    if !ctx.table_exist(DIMENSION_SCORES)? {
         return Ok(BTreeMap::new());
     }
+    let mut counts: BTreeMap<String, u64> = scoring::DIMENSIONS.iter().map(|d| (d.to_string(), 0)).collect();
     let sql = "SELECT dimension, COUNT(*) AS customers FROM dimension_scores GROUP BY dimension";
     for batch in ctx.sql(sql).await?.collect().await? {
         let names = cast(batch.column(0), &DataType::Utf8)?;
         let customers = cast(batch.column(1), &DataType::Int64)?;
-        for (name, n) in names
-            .as_string::<i32>()
-            .iter()
-            .zip(customers.as_primitive::<Int64Type>().iter())
-        {
+        for (name, n) in names.as_string::<i32>().iter().zip(customers.as_primitive::<Int64Type>().iter()) {
             if let (Some(name), Some(n)) = (name, n) {
                 counts.insert(name.to_string(), n as u64);
             }
@@ -140,32 +261,22 @@ async fn register_sources(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     as_of: NaiveDate,
-    bronze_file: impl Fn(&str) -> PathBuf,
+    bronze_file: &dyn Fn(&str) -> PathBuf,
 ) -> Result<()> {
     for source in canonical::SOURCES {
         let bronze = format!("bronze_{}", source.name);
         if pipeline.source(source.name).is_some() {
             let path = bronze_file(source.name);
-            ctx.register_parquet(
-                bronze.as_str(),
-                path.to_string_lossy().as_ref(),
-                ParquetReadOptions::default(),
-            )
-            .await
-            .with_context(|| format!("registering bronze table {}", path.display()))?;
+            ctx.register_parquet(bronze.as_str(), path.to_string_lossy().as_ref(), ParquetReadOptions::default())
+                .await
+                .with_context(|| format!("registering bronze table {}", path.display()))?;
         } else {
-            let fields: Vec<Field> = source
-                .fields
-                .iter()
-                .map(|f| Field::new(f.name, arrow_type(f.kind), true))
-                .collect();
+            let fields: Vec<Field> =
+                source.fields.iter().map(|f| Field::new(f.name, arrow_type(f.kind), true)).collect();
             let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
             ctx.register_table(bronze.as_str(), Arc::new(empty))?;
         }
-        let view = ctx
-            .sql(&point_in_time_sql(source, &bronze, as_of))
-            .await?
-            .into_view();
+        let view = ctx.sql(&point_in_time_sql(source, &bronze, as_of)).await?.into_view();
         ctx.register_table(source.name, view)?;
     }
     Ok(())
@@ -179,10 +290,7 @@ fn point_in_time_sql(source: &canonical::Source, bronze: &str, as_of: NaiveDate)
         .iter()
         .map(|f| match f.kind {
             Kind::Date if f.name != source.event_date && !f.planned => {
-                format!(
-                    "CASE WHEN \"{0}\" <= {day} THEN \"{0}\" END AS \"{0}\"",
-                    f.name
-                )
+                format!("CASE WHEN \"{0}\" <= {day} THEN \"{0}\" END AS \"{0}\"", f.name)
             }
             _ => format!("\"{}\"", f.name),
         })
@@ -194,10 +302,7 @@ fn point_in_time_sql(source: &canonical::Source, bronze: &str, as_of: NaiveDate)
     } else {
         format!("(\"{event}\" IS NULL OR \"{event}\" <= {day})")
     };
-    format!(
-        "SELECT {} FROM {bronze} WHERE {visible}",
-        columns.join(", ")
-    )
+    format!("SELECT {} FROM {bronze} WHERE {visible}", columns.join(", "))
 }
 
 #[cfg(test)]
@@ -211,26 +316,14 @@ mod tests {
             "bronze_invoices",
             NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
         );
-        assert!(
-            sql.contains("WHERE \"invoice_date\" <= DATE '2026-06-30'"),
-            "{sql}"
-        );
-        assert!(
-            sql.contains("CASE WHEN \"paid_date\" <= DATE '2026-06-30' THEN \"paid_date\" END"),
-            "{sql}"
-        );
-        assert!(
-            sql.contains(", \"due_date\","),
-            "a due date is known when the invoice is written: {sql}"
-        );
+        assert!(sql.contains("WHERE \"invoice_date\" <= DATE '2026-06-30'"), "{sql}");
+        assert!(sql.contains("CASE WHEN \"paid_date\" <= DATE '2026-06-30' THEN \"paid_date\" END"), "{sql}");
+        assert!(sql.contains(", \"due_date\","), "a due date is known when the invoice is written: {sql}");
         let accounts = point_in_time_sql(
             canonical::source("accounts").unwrap(),
             "b",
             NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
         );
-        assert!(
-            accounts.contains("\"signup_date\" IS NULL OR"),
-            "{accounts}"
-        );
+        assert!(accounts.contains("\"signup_date\" IS NULL OR"), "{accounts}");
     }
 }

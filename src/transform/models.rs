@@ -3,6 +3,8 @@
 //!
 //! A model depends on another when its SQL names the other model as an identifier
 //! (outside comments and string literals), so an analyst adds a model by adding a file.
+//! A model that reads `scored_health` (customer_health with the churn model's columns)
+//! runs after the model lane, as do the models that depend on it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,28 +18,24 @@ pub struct Model {
     pub path: PathBuf,
     pub sql: String,
     pub depends_on: BTreeSet<String>,
+    /// Reads `scored_health`, itself or through a model it depends on.
+    pub after_model: bool,
 }
+
+/// The table of scored customers the models after the model lane read.
+pub const SCORED: &str = "scored_health";
 
 /// Reads every `*.sql` file in `dir` and returns the models in dependency order
 /// (alphabetical among models whose dependencies are met, so the order is stable).
 pub fn load(dir: &Path) -> Result<Vec<Model>> {
-    let entries = std::fs::read_dir(dir).with_context(|| {
-        format!(
-            "cannot read the SQL folder {}: check [run] sql_dir",
-            dir.display()
-        )
-    })?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the SQL folder {}: check [run] sql_dir", dir.display()))?;
     let mut files = BTreeMap::new();
     for entry in entries {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "sql") {
-            let name = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            let sql = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let sql = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             files.insert(name, (path, sql));
         }
     }
@@ -48,18 +46,33 @@ pub fn load(dir: &Path) -> Result<Vec<Model>> {
     let models = files
         .into_iter()
         .map(|(name, (path, sql))| {
-            let depends_on = identifiers(&sql)
-                .filter(|i| *i != name && names.contains(i))
-                .collect();
-            Model {
-                name,
-                path,
-                sql,
-                depends_on,
-            }
+            let after_model = identifiers(&sql).any(|i| i == SCORED);
+            let depends_on = identifiers(&sql).filter(|i| *i != name && names.contains(i)).collect();
+            Model { name, path, sql, depends_on, after_model }
         })
         .collect();
-    order(models)
+    let mut ordered = order(models)?;
+    for i in 0..ordered.len() {
+        let inherited = ordered[..i].iter().any(|m| m.after_model && ordered[i].depends_on.contains(&m.name));
+        ordered[i].after_model |= inherited;
+    }
+    Ok(ordered)
+}
+
+/// The models `wanted` needs (themselves and everything they reference), in run order;
+/// `Err` names a wanted model that does not exist.
+pub fn needed(ordered: Vec<Model>, wanted: &[&str]) -> std::result::Result<Vec<Model>, String> {
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
+    while let Some(name) = stack.pop() {
+        let Some(model) = ordered.iter().find(|m| m.name == name) else {
+            return Err(name);
+        };
+        if keep.insert(name) {
+            stack.extend(model.depends_on.iter().cloned());
+        }
+    }
+    Ok(ordered.into_iter().filter(|m| keep.contains(&m.name)).collect())
 }
 
 fn order(mut pending: Vec<Model>) -> Result<Vec<Model>> {
@@ -67,14 +80,8 @@ fn order(mut pending: Vec<Model>) -> Result<Vec<Model>> {
     let mut ordered = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
         let Some(next) = pending.iter().position(|m| m.depends_on.is_subset(&done)) else {
-            let stuck: Vec<String> = pending
-                .iter()
-                .map(|m| m.path.display().to_string())
-                .collect();
-            bail!(
-                "these SQL models refer to each other in a cycle: {}",
-                stuck.join(", ")
-            );
+            let stuck: Vec<String> = pending.iter().map(|m| m.path.display().to_string()).collect();
+            bail!("these SQL models refer to each other in a cycle: {}", stuck.join(", "));
         };
         let model = pending.remove(next);
         done.insert(model.name.clone());
@@ -142,27 +149,36 @@ mod tests {
     #[test]
     fn models_run_after_what_they_reference() {
         let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "a_health",
-            "SELECT * FROM rfm JOIN features USING (customer_id)",
-        );
-        write(
-            dir.path(),
-            "rfm",
-            "SELECT * FROM features -- not a_health\n",
-        );
-        write(
-            dir.path(),
-            "features",
-            "SELECT 'rfm' AS x /* rfm */ FROM invoices",
-        );
-        let names: Vec<String> = load(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
+        write(dir.path(), "a_health", "SELECT * FROM rfm JOIN features USING (customer_id)");
+        write(dir.path(), "rfm", "SELECT * FROM features -- not a_health\n");
+        write(dir.path(), "features", "SELECT 'rfm' AS x /* rfm */ FROM invoices");
+        let names: Vec<String> = load(dir.path()).unwrap().into_iter().map(|m| m.name).collect();
         assert_eq!(names, vec!["features", "rfm", "a_health"]);
+    }
+
+    #[test]
+    fn only_what_is_wanted_and_its_dependencies_run() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a", "SELECT 1");
+        write(dir.path(), "b", "SELECT * FROM a");
+        write(dir.path(), "c", "SELECT 2");
+        let names = |wanted: &[&str]| -> Vec<String> {
+            needed(load(dir.path()).unwrap(), wanted).unwrap().into_iter().map(|m| m.name).collect()
+        };
+        assert_eq!(names(&["b"]), vec!["a", "b"]);
+        assert_eq!(names(&["c"]), vec!["c"]);
+        assert_eq!(needed(load(dir.path()).unwrap(), &["zzz"]).unwrap_err(), "zzz");
+    }
+
+    #[test]
+    fn models_reading_scored_health_and_their_dependents_run_after_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "health", "SELECT 1");
+        write(dir.path(), "alerts", "SELECT * FROM scored_health JOIN health USING (customer_id)");
+        write(dir.path(), "digest", "SELECT * FROM alerts");
+        let after: Vec<(String, bool)> =
+            load(dir.path()).unwrap().into_iter().map(|m| (m.name, m.after_model)).collect();
+        assert_eq!(after, [("health".into(), false), ("alerts".into(), true), ("digest".into(), true)]);
     }
 
     #[test]
@@ -171,19 +187,13 @@ mod tests {
         write(dir.path(), "x", "SELECT * FROM y");
         write(dir.path(), "y", "SELECT * FROM x");
         let err = load(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains("cycle") && err.contains("x.sql") && err.contains("y.sql"),
-            "{err}"
-        );
+        assert!(err.contains("cycle") && err.contains("x.sql") && err.contains("y.sql"), "{err}");
     }
 
     #[test]
     fn an_empty_or_missing_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(load(dir.path())
-            .unwrap_err()
-            .to_string()
-            .contains("no .sql"));
+        assert!(load(dir.path()).unwrap_err().to_string().contains("no .sql"));
         assert!(load(&dir.path().join("nope")).is_err());
     }
 }

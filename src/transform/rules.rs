@@ -7,8 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray,
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::prelude::SessionContext;
@@ -18,38 +17,31 @@ use crate::config::scoring::{Better, Scale};
 use crate::config::{self, Pipeline};
 
 /// Registers every rules table of a pipeline run as of `as_of`.
-pub fn register(ctx: &SessionContext, pipeline: &Pipeline, as_of: NaiveDate) -> Result<()> {
+pub fn register(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    previous_as_of: Option<NaiveDate>,
+) -> Result<()> {
     let s = &pipeline.scoring;
-    ctx.register_batch("params", params(pipeline, as_of)?)?;
+    ctx.register_batch("params", params(pipeline, as_of, previous_as_of)?)?;
 
     let cuts: Vec<(&str, i32, f64)> = s
         .rfm_cuts
         .iter()
-        .flat_map(|(measure, cuts)| {
-            cuts.iter()
-                .enumerate()
-                .map(move |(i, c)| (*measure, i as i32 + 1, *c))
-        })
+        .flat_map(|(measure, cuts)| cuts.iter().enumerate().map(move |(i, c)| (*measure, i as i32 + 1, *c)))
         .collect();
     ctx.register_batch(
         "rfm_cuts",
         batch(vec![
             text("measure", cuts.iter().map(|c| c.0)),
-            (
-                "cut_index",
-                Arc::new(Int32Array::from_iter_values(cuts.iter().map(|c| c.1))),
-            ),
-            (
-                "cut",
-                Arc::new(Float64Array::from_iter_values(cuts.iter().map(|c| c.2))),
-            ),
+            ("cut_index", Arc::new(Int32Array::from_iter_values(cuts.iter().map(|c| c.1)))),
+            ("cut", Arc::new(Float64Array::from_iter_values(cuts.iter().map(|c| c.2)))),
         ])?,
     )?;
 
     let score = |f: fn(&config::segments::Cell) -> u32| -> ArrayRef {
-        Arc::new(Int32Array::from_iter_values(
-            s.segments.iter().map(|c| f(c) as i32),
-        ))
+        Arc::new(Int32Array::from_iter_values(s.segments.iter().map(|c| f(c) as i32)))
     };
     ctx.register_batch(
         "rfm_segment_map",
@@ -66,12 +58,7 @@ pub fn register(ctx: &SessionContext, pipeline: &Pipeline, as_of: NaiveDate) -> 
         batch(vec![
             text("metric", s.metrics.iter().map(|m| m.name.as_str())),
             text("dimension", s.metrics.iter().map(|m| m.dimension.as_str())),
-            (
-                "weight",
-                Arc::new(Float64Array::from_iter_values(
-                    s.metrics.iter().map(|m| m.weight),
-                )),
-            ),
+            ("weight", Arc::new(Float64Array::from_iter_values(s.metrics.iter().map(|m| m.weight)))),
             text(
                 "scale",
                 s.metrics.iter().map(|m| match m.scale {
@@ -81,30 +68,19 @@ pub fn register(ctx: &SessionContext, pipeline: &Pipeline, as_of: NaiveDate) -> 
             ),
             (
                 "higher_is_better",
-                Arc::new(BooleanArray::from_iter(
-                    s.metrics.iter().map(|m| Some(m.better == Better::Higher)),
-                )),
+                Arc::new(BooleanArray::from_iter(s.metrics.iter().map(|m| Some(m.better == Better::Higher)))),
             ),
         ])?,
     )?;
 
-    let points: Vec<(&str, f64, f64)> = s
-        .metrics
-        .iter()
-        .flat_map(|m| m.points.iter().map(move |p| (m.name.as_str(), p[0], p[1])))
-        .collect();
+    let points: Vec<(&str, f64, f64)> =
+        s.metrics.iter().flat_map(|m| m.points.iter().map(move |p| (m.name.as_str(), p[0], p[1]))).collect();
     ctx.register_batch(
         "metric_points",
         batch(vec![
             text("metric", points.iter().map(|p| p.0)),
-            (
-                "value",
-                Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.1))),
-            ),
-            (
-                "score",
-                Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.2))),
-            ),
+            ("value", Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.1)))),
+            ("score", Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.2)))),
         ])?,
     )?;
 
@@ -112,12 +88,7 @@ pub fn register(ctx: &SessionContext, pipeline: &Pipeline, as_of: NaiveDate) -> 
         "dimension_weights",
         batch(vec![
             text("dimension", s.dimension_weights.iter().map(|d| d.0)),
-            (
-                "weight",
-                Arc::new(Float64Array::from_iter_values(
-                    s.dimension_weights.iter().map(|d| d.1),
-                )),
-            ),
+            ("weight", Arc::new(Float64Array::from_iter_values(s.dimension_weights.iter().map(|d| d.1)))),
         ])?,
     )?;
 
@@ -136,9 +107,7 @@ pub fn register(ctx: &SessionContext, pipeline: &Pipeline, as_of: NaiveDate) -> 
             (
                 "present",
                 Arc::new(BooleanArray::from_iter(
-                    canonical::SOURCES
-                        .iter()
-                        .map(|c| Some(pipeline.source(c.name).is_some())),
+                    canonical::SOURCES.iter().map(|c| Some(pipeline.source(c.name).is_some())),
                 )),
             ),
         ])?,
@@ -151,39 +120,30 @@ fn text<'a>(name: &'static str, values: impl Iterator<Item = &'a str>) -> (&'sta
 }
 
 fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
-        .collect();
+    let fields: Vec<Field> =
+        columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0)).collect();
     let arrays = columns.into_iter().map(|(_, a)| a).collect();
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
-/// The one-row `params` table: `as_of`, the typed settings models need (rfm_bins,
-/// tier_healthy, tier_sub_healthy, lost_after_days) and every value of `[params]`.
-fn params(pipeline: &Pipeline, as_of: NaiveDate) -> Result<RecordBatch> {
+/// The one-row `params` table: `as_of`, `previous_as_of` (the previous run's, null on a
+/// first run), the typed settings models need (rfm_bins, tier_healthy, tier_sub_healthy,
+/// lost_after_days) and every value of `[params]`.
+fn params(pipeline: &Pipeline, as_of: NaiveDate, previous_as_of: Option<NaiveDate>) -> Result<RecordBatch> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let days = |d: NaiveDate| (d - epoch).num_days() as i32;
     let scoring = &pipeline.scoring;
     let settings = [
         ("rfm_bins", toml::Value::Integer(scoring.rfm_bins.into())),
         ("tier_healthy", toml::Value::Float(scoring.tiers.healthy)),
-        (
-            "tier_sub_healthy",
-            toml::Value::Float(scoring.tiers.sub_healthy),
-        ),
-        (
-            "lost_after_days",
-            toml::Value::Integer(scoring.tiers.lost_after_days),
-        ),
+        ("tier_sub_healthy", toml::Value::Float(scoring.tiers.sub_healthy)),
+        ("lost_after_days", toml::Value::Integer(scoring.tiers.lost_after_days)),
     ];
-    let mut columns: Vec<(&str, ArrayRef)> =
-        vec![("as_of", Arc::new(Date32Array::from(vec![days(as_of)])))];
-    let values = pipeline
-        .params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v))
-        .chain(settings.iter().map(|(k, v)| (*k, v)));
+    let mut columns: Vec<(&str, ArrayRef)> = vec![
+        ("as_of", Arc::new(Date32Array::from(vec![days(as_of)]))),
+        ("previous_as_of", Arc::new(Date32Array::from(vec![previous_as_of.map(days)]))),
+    ];
+    let values = pipeline.params.iter().map(|(k, v)| (k.as_str(), v)).chain(settings.iter().map(|(k, v)| (*k, v)));
     for (key, value) in values {
         let column: ArrayRef = match value {
             toml::Value::Integer(i) => Arc::new(Int64Array::from(vec![*i])),
@@ -191,10 +151,7 @@ fn params(pipeline: &Pipeline, as_of: NaiveDate) -> Result<RecordBatch> {
             toml::Value::Boolean(b) => Arc::new(BooleanArray::from(vec![*b])),
             toml::Value::Datetime(_) => {
                 let date = config::param_date(value).with_context(|| {
-                    format!(
-                        "pipeline file {}: [params] {key} must be a plain date",
-                        pipeline.file.display()
-                    )
+                    format!("pipeline file {}: [params] {key} must be a plain date", pipeline.file.display())
                 })?;
                 Arc::new(Date32Array::from(vec![days(date)]))
             }
@@ -216,30 +173,15 @@ mod tests {
 
     #[test]
     fn params_carry_as_of_settings_and_the_pipeline_values() {
-        let text = "[params]\nregion = \"east\"\nstart = 2026-01-01\n[sources.invoices]\npath = \"x.csv\"\nformat = \"csv\"\n";
+        let text =
+            "[params]\nregion = \"east\"\nstart = 2026-01-01\n[sources.invoices]\npath = \"x.csv\"\nformat = \"csv\"\n";
         let p = Pipeline::parse(text, Path::new("/p/x.toml")).unwrap();
-        let b = params(&p, NaiveDate::from_ymd_opt(2026, 6, 30).unwrap()).unwrap();
-        let names: Vec<String> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        for expected in [
-            "as_of",
-            "region",
-            "start",
-            "window_days",
-            "rfm_bins",
-            "tier_healthy",
-            "lost_after_days",
-        ] {
+        let b = params(&p, NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(), None).unwrap();
+        let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        for expected in ["as_of", "region", "start", "window_days", "rfm_bins", "tier_healthy", "lost_after_days"] {
             assert!(names.contains(&expected.to_string()), "{names:?}");
         }
         assert_eq!(b.num_rows(), 1);
-        assert_eq!(
-            b.column_by_name("start").unwrap().data_type(),
-            &DataType::Date32
-        );
+        assert_eq!(b.column_by_name("start").unwrap().data_type(), &DataType::Date32);
     }
 }

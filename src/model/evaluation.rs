@@ -1,0 +1,164 @@
+//! How good a churn score is on customers whose outcome is known: ranking (ROC AUC,
+//! PR AUC), probability quality (Brier score, log loss) and a 10-bin calibration table.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub customers: usize,
+    pub churned: usize,
+    pub roc_auc: f64,
+    /// Average precision: the area under the precision–recall curve.
+    pub pr_auc: f64,
+    pub brier: f64,
+    pub log_loss: f64,
+    pub calibration: Vec<CalibrationBin>,
+}
+
+/// One tenth of the customers, by predicted risk: what was predicted and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationBin {
+    pub bin: usize,
+    pub customers: usize,
+    pub mean_predicted: f64,
+    pub observed_rate: f64,
+}
+
+/// Scores predicted probabilities `p` against outcomes `y` (true = churned).
+pub fn evaluate(p: &[f64], y: &[bool]) -> Evaluation {
+    assert_eq!(p.len(), y.len(), "one prediction per outcome");
+    let n = p.len();
+    let churned = y.iter().filter(|c| **c).count();
+    let eps = 1e-15;
+    let brier = p.iter().zip(y).map(|(p, &y)| (p - f64::from(u8::from(y))).powi(2)).sum::<f64>() / n as f64;
+    let log_loss = -p
+        .iter()
+        .zip(y)
+        .map(|(p, &y)| {
+            let p = p.clamp(eps, 1.0 - eps);
+            if y {
+                p.ln()
+            } else {
+                (1.0 - p).ln()
+            }
+        })
+        .sum::<f64>()
+        / n as f64;
+    Evaluation {
+        customers: n,
+        churned,
+        roc_auc: roc_auc(p, y),
+        pr_auc: average_precision(p, y),
+        brier,
+        log_loss,
+        calibration: calibration(p, y, 10),
+    }
+}
+
+/// Indices ordered by score, highest first; ties keep input order (stable).
+fn by_score_desc(p: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    order
+}
+
+/// The probability that a churner is scored above a non-churner (ties count half).
+pub fn roc_auc(p: &[f64], y: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    // Mid-ranks of tied scores.
+    let mut ranks = vec![0.0; p.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && p[order[j + 1]] == p[order[i]] {
+            j += 1;
+        }
+        let mid = (i + j) as f64 / 2.0 + 1.0;
+        for k in &order[i..=j] {
+            ranks[*k] = mid;
+        }
+        i = j + 1;
+    }
+    let pos = y.iter().filter(|c| **c).count() as f64;
+    let neg = y.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return f64::NAN;
+    }
+    let rank_sum: f64 = ranks.iter().zip(y).filter(|(_, c)| **c).map(|(r, _)| r).sum();
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+/// Average precision: precision at each recall step, a group of tied scores counted as one step.
+pub fn average_precision(p: &[f64], y: &[bool]) -> f64 {
+    let pos = y.iter().filter(|c| **c).count() as f64;
+    if pos == 0.0 {
+        return f64::NAN;
+    }
+    let order = by_score_desc(p);
+    let (mut seen, mut hits, mut ap, mut i) = (0.0, 0.0, 0.0, 0);
+    while i < order.len() {
+        let mut group_hits = 0.0;
+        let mut j = i;
+        while j < order.len() && p[order[j]] == p[order[i]] {
+            group_hits += f64::from(u8::from(y[order[j]]));
+            j += 1;
+        }
+        seen += (j - i) as f64;
+        hits += group_hits;
+        ap += (group_hits / pos) * (hits / seen);
+        i = j;
+    }
+    ap
+}
+
+/// Customers sorted by predicted risk and cut into `bins` groups of (nearly) equal size.
+pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<CalibrationBin> {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    (0..bins)
+        .filter_map(|b| {
+            let (lo, hi) = (b * order.len() / bins, (b + 1) * order.len() / bins);
+            let members = &order[lo..hi];
+            (!members.is_empty()).then(|| CalibrationBin {
+                bin: b + 1,
+                customers: members.len(),
+                mean_predicted: members.iter().map(|&i| p[i]).sum::<f64>() / members.len() as f64,
+                observed_rate: members.iter().filter(|&&i| y[i]).count() as f64 / members.len() as f64,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_of_a_perfect_a_reversed_and_a_tied_score() {
+        let y = [false, false, true, true];
+        assert_eq!(roc_auc(&[0.1, 0.2, 0.8, 0.9], &y), 1.0);
+        assert_eq!(roc_auc(&[0.9, 0.8, 0.2, 0.1], &y), 0.0);
+        assert_eq!(roc_auc(&[0.5, 0.5, 0.5, 0.5], &y), 0.5);
+        // One churner above both, one between: 3 of 4 pairs ordered right.
+        assert_eq!(roc_auc(&[0.1, 0.5, 0.3, 0.9], &y), 0.75);
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Ranked: churner, stayer, churner → precision 1 at recall ½, ⅔ at recall 1.
+        let ap = average_precision(&[0.9, 0.8, 0.7], &[true, false, true]);
+        assert!((ap - (0.5 * 1.0 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn brier_log_loss_and_calibration() {
+        let e = evaluate(&[0.0, 1.0, 0.5, 0.5], &[false, true, true, false]);
+        assert!((e.brier - 0.125).abs() < 1e-12);
+        assert!((e.log_loss - (2.0 * 0.5f64.ln().abs()) / 4.0).abs() < 1e-6);
+        let bins = calibration(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true], 2);
+        assert_eq!(bins[0].observed_rate, 0.0);
+        assert_eq!(bins[1].observed_rate, 1.0);
+        assert!((bins[1].mean_predicted - 0.85).abs() < 1e-12);
+    }
+}

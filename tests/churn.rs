@@ -1,0 +1,182 @@
+//! The churn model: honest about time, deterministic, reloadable, and silent rather than
+//! inventive when there is too little history.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use vitals::publish::Manifest;
+
+fn vitals(args: &[&str], out: &Path) -> Manifest {
+    let status = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(args)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out)
+        .current_dir(repo())
+        .status()
+        .unwrap();
+    assert!(status.success(), "vitals {args:?}");
+    let as_of = args.iter().position(|a| *a == "--as-of").map_or("2026-06-30", |i| args[i + 1]);
+    Manifest::read(&out.join(format!("runs/{as_of}/manifest.json"))).unwrap()
+}
+
+#[test]
+fn the_sample_model_trains_beats_the_baseline_and_reloads_identically() {
+    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let manifest = vitals(&["run", "pipelines/sample.toml"], a.path());
+    let churn = &manifest.churn;
+    assert_eq!(churn.status, "trained", "{:?}", churn.reason);
+    let validation = churn.validation.as_ref().expect("validated out of time");
+    assert!(
+        validation.model.roc_auc > validation.baseline.roc_auc,
+        "model AUC {} vs baseline {}",
+        validation.model.roc_auc,
+        validation.baseline.roc_auc
+    );
+    assert_eq!(validation.model.calibration.len(), 10);
+
+    // Determinism: a second run trains the very same model.
+    vitals(&["run", "pipelines/sample.toml"], b.path());
+    let model = "models/churn/as_of=2026-06-30/model.json";
+    let first = std::fs::read(a.path().join(model)).unwrap();
+    assert_eq!(first, std::fs::read(b.path().join(model)).unwrap());
+    let artifact: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    for key in [
+        "features",
+        "means",
+        "stds",
+        "coefficients",
+        "intercept",
+        "horizon_days",
+        "snapshots",
+        "validation",
+        "libraries",
+    ] {
+        assert!(artifact.get(key).is_some(), "model.json lacks {key}");
+    }
+
+    // Save/load round trip: predicting with the saved model gives the same risks.
+    let path = a.path().join(model);
+    let reused = vitals(&["predict", "pipelines/sample.toml", "--model", path.to_str().unwrap()], c.path());
+    assert_eq!(reused.churn.status, "reused");
+    let risks = |out: &Path| {
+        let health = read_table(out, "customer_health", "2026-06-30");
+        health.column("churn_risk").unwrap().f64().unwrap().iter().collect::<Vec<_>>()
+    };
+    let trained = risks(a.path());
+    let reloaded = risks(c.path());
+    let differing = trained.iter().zip(&reloaded).filter(|(a, b)| a != b).count();
+    assert_eq!((differing, trained.len()), (0, reloaded.len()), "risks differ after reloading model.json");
+    assert!(trained.iter().flatten().all(|r| (0.0..=1.0).contains(r)));
+
+    let health = read_table(a.path(), "customer_health", "2026-06-30");
+    let tiers = strings(&health, "health_tier");
+    let bands = strings(&health, "risk_band");
+    for (tier, (risk, band)) in tiers.iter().zip(trained.iter().zip(&bands)) {
+        assert_eq!(tier.as_deref() == Some("lost"), risk.is_none(), "lost customers are not scored");
+        assert_eq!(risk.is_some(), band.is_some());
+    }
+    let metrics = read_table(a.path(), "model_metrics", "2026-06-30");
+    assert_eq!(metrics.height(), 2 * (4 + 10));
+}
+
+#[test]
+fn no_snapshot_feature_sees_data_after_its_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let status = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["sample-data", "--customers", "300", "--seed", "5", "--quiet", "--out"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let snapshot = "2026-01-31";
+    let features = |label: &str, as_of: &str| {
+        let pipeline = std::fs::read_to_string(repo().join("pipelines/sample.toml"))
+            .unwrap()
+            .replace("../sample_data/", &format!("{}/", data.display()))
+            .replace("sql_dir = \"../sql\"", &format!("sql_dir = \"{}\"", repo().join("sql").display()))
+            .replace(
+                "publish = [\"customer_health\", \"customer_metrics\", \"kpis\", \"alerts\"]",
+                "publish = [\"churn_features\"]",
+            )
+            + "\n[churn]\nenabled = false\n";
+        let file = dir.path().join(format!("{label}.toml"));
+        std::fs::write(&file, pipeline).unwrap();
+        let out = dir.path().join(label);
+        let status = Command::new(env!("CARGO_BIN_EXE_vitals"))
+            .args(["run", "--quiet", "--as-of", as_of, "--out"])
+            .arg(&out)
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        read_table(&out, "churn_features", as_of)
+    };
+    let honest = features("honest", snapshot);
+    let honest_later = features("honest", "2026-06-30");
+
+    // Rewrite the future: everything dated after the snapshot changes wildly.
+    let after = |date: &str| date > snapshot && date.len() == 10;
+    let rewrite = |rel: &str, f: &dyn Fn(&str) -> String| {
+        let path = data.join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let mut out = format!("{}\n", lines.next().unwrap());
+        for line in lines {
+            out.push_str(&f(line));
+            out.push('\n');
+        }
+        std::fs::write(path, out).unwrap();
+    };
+    rewrite("finance/invoices.csv", &|line| {
+        let f: Vec<&str> = line.split(',').collect();
+        let mut line = line.to_string();
+        if after(f[2]) {
+            line = line.replacen(f[2], "2026-06-29", 1);
+            line = format!("{line}\n{}", line.replacen(",\"", ",\"9", 1).replacen("INV", "FUT", 1));
+        }
+        if f.len() > 4 && after(f[4]) {
+            line = line.replace(f[4], "2026-06-30");
+        }
+        line
+    });
+    rewrite("survey/nps_responses.csv", &|line| {
+        let f: Vec<&str> = line.split(',').collect();
+        if after(f[1]) {
+            format!("{},{},0,1", f[0], f[1])
+        } else {
+            line.to_string()
+        }
+    });
+    rewrite("crm/tickets.csv", &|line| {
+        if line.split(';').nth(2).is_some_and(|d| after(&d.replace('/', "-"))) {
+            line.replace(";praise;", ";complaint;").replace(";low;", ";critical;")
+        } else {
+            line.to_string()
+        }
+    });
+    let poisoned = features("poisoned", snapshot);
+    assert_eq!(honest.height(), poisoned.height());
+    assert!(honest.equals_missing(&poisoned), "a snapshot's features changed when only later data did");
+    // The rewrite is real: a run as of a later date does see it.
+    assert!(!honest_later.equals_missing(&features("poisoned", "2026-06-30")));
+}
+
+#[test]
+fn too_little_history_gives_no_model_and_empty_churn_columns() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", "customer_id,invoice_date,amount\nA,2026-01-05,10\nB,2026-03-01,20\nA,2026-06-01,5\n");
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    assert_eq!(manifest.churn.status, "skipped");
+    assert!(manifest.churn.reason.as_deref().unwrap().contains("min_positives"), "{:?}", manifest.churn.reason);
+    let health = read_table(&fx.out(), "customer_health", "2026-06-30");
+    assert_eq!(health.column("churn_risk").unwrap().null_count(), health.height());
+    assert_eq!(health.column("top_risk_drivers").unwrap().null_count(), health.height());
+    assert!(!fx.out().join("models").exists());
+    let metrics = read_table(&fx.out(), "model_metrics", "2026-06-30");
+    assert_eq!(metrics.height(), 0);
+}
