@@ -2,6 +2,7 @@
 //! command to the library. Errors are printed for people, with their chain of causes.
 
 mod history;
+mod query;
 mod segments;
 
 use std::path::PathBuf;
@@ -72,6 +73,19 @@ pub enum Command {
         pipeline: PathBuf,
         /// The customer, e.g. C0000009.
         customer: String,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run SQL over every published table (all runs: filter on as_of) and every bronze table.
+    Query {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// The query, e.g. "SELECT health_tier, COUNT(*) FROM customer_health GROUP BY 1".
+        sql: String,
+        /// Write the result to this .csv or .parquet file instead of printing it.
+        #[arg(long)]
+        output: Option<PathBuf>,
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -174,6 +188,17 @@ fn run_pipeline(
     Ok(())
 }
 
+/// The output directory a reading command looks at: --out, else the pipeline's [run] out.
+fn output_dir(pipeline: &std::path::Path, out: Option<PathBuf>) -> Result<PathBuf> {
+    let pipeline = Pipeline::load(pipeline)?;
+    Ok(RunSettings::resolve(&pipeline, None, out, false)?.out)
+}
+
+/// A runtime for the commands that only read published tables.
+fn reader() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run { pipeline, as_of, out } => run_pipeline(&pipeline, as_of, out, ModelChoice::Pipeline, cli.quiet),
@@ -181,10 +206,13 @@ fn execute(cli: Cli) -> Result<()> {
             run_pipeline(&pipeline, as_of, out, ModelChoice::File(model), cli.quiet)
         }
         Command::History { pipeline, customer, out } => {
-            let pipeline = Pipeline::load(&pipeline)?;
-            let settings = RunSettings::resolve(&pipeline, None, out, false)?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            print!("{}", runtime.block_on(history::render(&settings.out, &customer))?);
+            let out = output_dir(&pipeline, out)?;
+            print!("{}", reader()?.block_on(history::render(&out, &customer))?);
+            Ok(())
+        }
+        Command::Query { pipeline, sql, output, out } => {
+            let out = output_dir(&pipeline, out)?;
+            print!("{}", reader()?.block_on(query::run(&out, &sql, output.as_deref()))?);
             Ok(())
         }
         Command::Segments { pipeline } => {
