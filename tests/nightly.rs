@@ -292,9 +292,14 @@ fn too_many_rejects_stop_the_run_before_publishing_with_exit_code_three() {
         format!("[sources.invoices]\npath = \"invoices.csv\"\nformat = \"csv\"\nmax_reject_ratio = {ratio}\n")
     };
     let pipeline = fixture.pipeline(&gated(0.1));
-    let output = vitals().args(["run"]).arg(&pipeline).output().unwrap();
+    let output = vitals().args(["run", "--log-format", "json"]).arg(&pipeline).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
+    for line in stderr.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(event.get("level").is_some(), "{line}");
+    }
+    assert!(stderr.contains("\"exit_code\":3"), "{stderr}");
     assert!(stderr.contains("invoices") && stderr.contains("6 of 26 rows"), "{stderr}");
     assert!(stderr.contains("invoice_date") && stderr.contains("max_reject_ratio"), "{stderr}");
     assert!(!fixture.out().join("customer_health").exists(), "nothing published");
