@@ -42,7 +42,8 @@ pub fn features(table: &Table) -> Result<Features> {
     Ok(Features { customers, names, x })
 }
 
-fn text_column(column: &dyn Array) -> Result<Vec<String>> {
+/// A column as text, one string per row (empty where missing).
+pub fn text_column(column: &dyn Array) -> Result<Vec<String>> {
     let text = cast(column, &DataType::Utf8)?;
     Ok(text.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect())
 }

@@ -349,7 +349,8 @@ pub fn attach(health: &Table, scores: &HashMap<String, (f64, &'static str, Strin
     let schema = Arc::new(Schema::new(fields));
     let mut batches = Vec::new();
     for batch in &health.batches {
-        let ids = dataset_ids(batch)?;
+        let ids =
+            dataset::text_column(batch.column_by_name("customer_id").context("customer_health needs customer_id")?)?;
         let found: Vec<Option<&(f64, &str, String)>> = ids.iter().map(|id| scores.get(id)).collect();
         let mut columns = batch.columns().to_vec();
         columns.push(Arc::new(Float64Array::from_iter(found.iter().map(|s| s.map(|s| s.0)))));
@@ -358,15 +359,6 @@ pub fn attach(health: &Table, scores: &HashMap<String, (f64, &'static str, Strin
         batches.push(RecordBatch::try_new(schema.clone(), columns)?);
     }
     Ok(Table { name: health.name.clone(), schema, batches })
-}
-
-fn dataset_ids(batch: &RecordBatch) -> Result<Vec<String>> {
-    let column = batch.column_by_name("customer_id").context("customer_health needs customer_id")?;
-    let text = datafusion::arrow::compute::cast(column, &DataType::Utf8)?;
-    Ok(datafusion::arrow::array::AsArray::as_string::<i32>(&text)
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
 }
 
 /// The `model_metrics` table: validation figures of the model and the baseline, then their
