@@ -49,7 +49,7 @@ impl RunSettings {
 /// Name of the rejects output table.
 pub const REJECTS: &str = "rejects";
 /// The table the churn columns are added to.
-const HEALTH: &str = "customer_health";
+pub const HEALTH: &str = "customer_health";
 /// The file a failed run leaves next to the manifests, and a good run removes.
 const FAILURE: &str = "failure.json";
 
@@ -111,10 +111,7 @@ fn publish_run(pipeline: &Pipeline, settings: &RunSettings, started_at: DateTime
     let mut stage_seconds = BTreeMap::new();
     let as_of = settings.as_of;
     let staging = Staging::begin(&settings.out, as_of)?;
-    let previous = publish::partitions(&settings.out, HEALTH)
-        .into_iter()
-        .rfind(|d| *d < as_of)
-        .map(|d| (d, publish::published_file(&settings.out, HEALTH, d)));
+    let previous = previous_health(&settings.out, as_of);
 
     bar.set_message("ingest: reading and checking exports");
     let started = Instant::now();
@@ -207,6 +204,14 @@ fn publish_run(pipeline: &Pipeline, settings: &RunSettings, started_at: DateTime
     staging.commit(&partitions, &manifest)?;
     bar.finish_and_clear();
     Ok(manifest)
+}
+
+/// The newest customer_health published before `as_of`: its date and its file.
+pub fn previous_health(out: &std::path::Path, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
+    publish::partitions(out, HEALTH)
+        .into_iter()
+        .rfind(|d| *d < as_of)
+        .map(|d| (d, publish::published_file(out, HEALTH, d)))
 }
 
 /// The alerts table, counted by kind in the manifest.

@@ -1,23 +1,50 @@
-//! The analyst's side: SQL over the published and bronze tables with `vitals query`.
+//! The analyst's side: `vitals query` over the published and bronze tables, `vitals score`
+//! and `vitals diff` after a rule change, and `vitals check` before a run.
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use common::*;
 use polars::prelude::SerReader;
 
-fn vitals(args: &[&str], out: &std::path::Path) -> Output {
+fn vitals(args: &[&str], out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vitals")).args(args).arg("--out").arg(out).current_dir(repo()).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// One nightly run of the sample pipeline, shared by the tests that only read it.
+fn published() -> &'static Path {
+    static OUT: OnceLock<PathBuf> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("analyst-out");
+        let _ = std::fs::remove_dir_all(&out);
+        stdout(&vitals(&["run", "pipelines/sample.toml", "--quiet"], &out));
+        out
+    })
+}
+
+/// The sample pipeline rewritten into `dir` with absolute paths, after `edit`.
+fn sample_pipeline(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
+    let text = text.replace("\"../", &format!("\"{}/", repo().display()));
+    let file = dir.join("pipeline.toml");
+    std::fs::write(&file, edit(text)).unwrap();
+    file
 }
 
 #[test]
 fn query_prints_writes_csv_and_parquet_and_names_the_tables_when_sql_is_wrong() {
-    let out = tempfile::tempdir().unwrap();
-    assert!(vitals(&["run", "pipelines/sample.toml", "--quiet"], out.path()).status.success());
+    let (out, files) = (published(), tempfile::tempdir().unwrap());
 
     let sql = "SELECT health_tier, COUNT(*) AS customers FROM customer_health GROUP BY health_tier ORDER BY 1";
-    let printed = vitals(&["query", "pipelines/sample.toml", sql], out.path());
+    let printed = vitals(&["query", "pipelines/sample.toml", sql], out);
     let text = String::from_utf8_lossy(&printed.stdout);
     assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
     for tier in ["at_risk", "healthy", "lost", "sub_healthy"] {
@@ -26,24 +53,128 @@ fn query_prints_writes_csv_and_parquet_and_names_the_tables_when_sql_is_wrong() 
     assert!(text.contains("4 rows"), "{text}");
 
     // Bronze tables are there too, and a CSV result has a header and one line per row.
-    let csv = out.path().join("invoices.csv");
+    let csv = files.path().join("invoices.csv");
     let sql = "SELECT customer_id, COUNT(*) AS invoices FROM bronze_invoices GROUP BY 1 ORDER BY 1 LIMIT 5";
-    let written = vitals(&["query", "pipelines/sample.toml", sql, "--output", csv.to_str().unwrap()], out.path());
+    let written = vitals(&["query", "pipelines/sample.toml", sql, "--output", csv.to_str().unwrap()], out);
     assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
     let lines: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(String::from).collect();
     assert_eq!(lines.len(), 6, "{lines:?}");
     assert_eq!(lines[0], "customer_id,invoices");
 
-    let parquet = out.path().join("alerts.parquet");
+    let parquet = files.path().join("alerts.parquet");
     let sql = "SELECT kind, COUNT(*) AS n FROM alerts GROUP BY kind";
-    let written = vitals(&["query", "pipelines/sample.toml", sql, "--output", parquet.to_str().unwrap()], out.path());
+    let written = vitals(&["query", "pipelines/sample.toml", sql, "--output", parquet.to_str().unwrap()], out);
     assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
     let f = std::fs::File::open(&parquet).unwrap();
     let alerts = polars::prelude::ParquetReader::new(f).finish().unwrap();
     assert!(alerts.height() > 0);
 
-    let wrong = vitals(&["query", "pipelines/sample.toml", "SELECT * FROM health"], out.path());
+    let wrong = vitals(&["query", "pipelines/sample.toml", "SELECT * FROM health"], out);
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(stderr.contains("customer_health") && stderr.contains("bronze_invoices"), "{stderr}");
+}
+
+/// The one number a `vitals query` prints.
+fn count(out: &Path, sql: &str) -> i64 {
+    let text = stdout(&vitals(&["query", "pipelines/sample.toml", sql], out));
+    text.lines().find_map(|l| l.trim_matches(|c| c == '|' || c == ' ').parse().ok()).unwrap()
+}
+
+/// A private copy of the shared run, for tests that write drafts.
+fn copy_of_published() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(published(), dir.path());
+    dir
+}
+
+#[test]
+fn rescoring_with_unchanged_rules_reproduces_the_published_tables_byte_for_byte() {
+    let out = copy_of_published();
+    let text = stdout(&vitals(&["score", "pipelines/sample.toml"], out.path()));
+    assert!(text.contains("re-scored as of 2026-06-30"), "{text}");
+    assert!(text.contains("models/churn/as_of=2026-06-30/model.json"), "the saved model is applied: {text}");
+    for table in ["customer_health", "customer_metrics", "kpis", "alerts"] {
+        let rel = format!("{table}/as_of=2026-06-30/part-0.parquet");
+        let draft = std::fs::read(out.path().join("drafts").join(&rel)).unwrap();
+        assert!(draft == std::fs::read(out.path().join(&rel)).unwrap(), "draft {table} differs from the published one");
+    }
+    // Drafts are queryable beside the published tables, and never mistaken for one.
+    let scored = count(out.path(), "SELECT COUNT(*) FROM draft_customer_health WHERE churn_risk IS NOT NULL");
+    assert!(scored > 1000, "{scored} customers with a churn risk");
+}
+
+#[test]
+fn diff_after_lowering_the_healthy_threshold_moves_exactly_the_customers_in_between() {
+    let out = copy_of_published();
+    let expected = count(
+        out.path(),
+        "SELECT COUNT(*) FROM customer_health WHERE health_tier = 'sub_healthy' AND health_score >= 80",
+    );
+    assert!(expected > 0, "the sample has sub_healthy customers scoring 80 to 85");
+    let dir = tempfile::tempdir().unwrap();
+    let edited = sample_pipeline(dir.path(), |t| t.replace("healthy = 85", "healthy = 80"));
+    let text = stdout(&vitals(&["diff", edited.to_str().unwrap(), "--against", "2026-06-30"], out.path()));
+    assert!(text.contains(&format!("{expected} of 2000 customers change tier")), "{text}");
+    let row = text.lines().find(|l| l.starts_with("sub_healthy ")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1], expected.to_string(), "sub_healthy → healthy: {text}");
+    assert!(text.contains("changed 0 "), "a tier threshold moves no score: {text}");
+
+    let missing = vitals(&["diff", edited.to_str().unwrap(), "--against", "2020-01-01"], out.path());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr.contains("published dates: 2026-06-30"), "{stderr}");
+}
+
+#[test]
+fn score_before_any_run_says_to_run_first() {
+    let out = tempfile::tempdir().unwrap();
+    let failed = vitals(&["score", "pipelines/sample.toml"], out.path());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(stderr.contains("vitals run"), "{stderr}");
+}
+
+#[test]
+fn check_passes_the_sample_and_names_file_line_and_column_of_problems() {
+    let ok = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["check", "pipelines/sample.toml"])
+        .current_dir(repo())
+        .output();
+    assert!(stdout(&ok.unwrap()).contains("is ready to run"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("sql");
+    std::fs::create_dir_all(&sql).unwrap();
+    for entry in std::fs::read_dir(repo().join("sql")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), sql.join(entry.file_name())).unwrap();
+    }
+    let health = std::fs::read_to_string(sql.join("customer_health.sql")).unwrap();
+    let line = health.lines().position(|l| l.trim() == "f.frequency,").unwrap() + 1;
+    std::fs::write(sql.join("customer_health.sql"), health.replace("    f.frequency,", "    f.frequence,")).unwrap();
+    let broken = sample_pipeline(dir.path(), |t| {
+        t.replace(&format!("{}/sql", repo().display()), &sql.display().to_string())
+            .replace("amount = \"含税金额\"", "amount = \"金额\"")
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_vitals")).arg("check").arg(&broken).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("customer_health.sql:{line}:5")) && text.contains("frequence"), "{text}");
+    assert!(text.contains("kpis.sql: not planned, it reads customer_health"), "{text}");
+    let invoices = text.lines().find(|l| l.contains("source invoices")).unwrap();
+    assert!(invoices.starts_with("ERROR") && invoices.contains("\"金额\""), "{invoices}");
+    assert!(text.lines().any(|l| l.starts_with("ok") && l.contains("source accounts")), "{text}");
 }

@@ -1,13 +1,14 @@
 //! The `vitals` command line (clap): parses arguments, sets up logging, and hands each
 //! command to the library. Errors are printed for people, with their chain of causes.
 
+mod diff;
 mod history;
 mod query;
 mod segments;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -66,6 +67,49 @@ pub enum Command {
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Re-score from the last ingest with the current SQL rules, into <out>/drafts/.
+    ///
+    /// Reads the bronze Parquet of the ingest (no exports) and applies the churn model saved
+    /// for that date; published tables stay as they are. Drafts read as draft_<table> in
+    /// `vitals query`.
+    Score {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Re-score this ingested date; defaults to the newest.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// What the current rules change: tier moves and score deltas against a published run.
+    ///
+    /// Re-scores as `vitals score` does, then compares customer_health with a published
+    /// run (--against DATE) or a saved customer_health Parquet file or folder.
+    Diff {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// A published as_of date (YYYY-MM-DD), or a customer_health Parquet file or folder.
+        #[arg(long)]
+        against: String,
+        /// Re-score this ingested date; defaults to the --against date, else the newest.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// How many customers changing tier to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a pipeline without running it; exits 1 on any problem.
+    ///
+    /// Validates the pipeline file, each export's columns against its mapping (reading only
+    /// the start of each file), and plans every SQL model; SQL errors name file:line:column.
+    Check {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
     },
     /// Show one customer's score, tier, dimensions, churn risk and alerts over every run.
     History {
@@ -188,6 +232,99 @@ fn run_pipeline(
     Ok(())
 }
 
+fn score(pipeline: &std::path::Path, as_of: Option<NaiveDate>, out: Option<PathBuf>, quiet: bool) -> Result<()> {
+    let pipeline = Pipeline::load(pipeline)?;
+    let out = RunSettings::resolve(&pipeline, None, out, false)?.out;
+    let rescored = crate::score::rescore(&pipeline, &out, as_of)?;
+    if !quiet {
+        print_rescored(&rescored, &pipeline);
+    }
+    Ok(())
+}
+
+fn print_rescored(rescored: &crate::score::Rescored, pipeline: &Pipeline) {
+    println!(
+        "re-scored as of {} with the rules in {} in {:.2} s",
+        rescored.as_of,
+        pipeline.sql_dir.display(),
+        rescored.seconds
+    );
+    match &rescored.model {
+        Some(model) => println!("  churn model {}", model.display()),
+        None => println!("  no saved churn model: churn columns are empty (a nightly run trains one)"),
+    }
+    for (table, file, rows) in &rescored.drafts {
+        println!("  draft {table:<18} {rows:>10} rows  {}", file.display());
+    }
+}
+
+fn diff_against(
+    pipeline: &std::path::Path,
+    against: &str,
+    as_of: Option<NaiveDate>,
+    limit: usize,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
+    let pipeline = Pipeline::load(pipeline)?;
+    let out = RunSettings::resolve(&pipeline, None, out, false)?.out;
+    let (before, label, as_of) = match against.parse::<NaiveDate>() {
+        Ok(date) => {
+            let file = crate::publish::published_file(&out, run::HEALTH, date);
+            if !file.exists() {
+                let dates: Vec<String> =
+                    crate::publish::partitions(&out, run::HEALTH).iter().map(|d| d.to_string()).collect();
+                anyhow::bail!(
+                    "--against {date}: no customer_health was published as of {date} under {}; published dates: {}",
+                    out.display(),
+                    if dates.is_empty() { "none".to_string() } else { dates.join(", ") }
+                );
+            }
+            (file, format!("published as of {date}"), as_of.or(Some(date)))
+        }
+        Err(_) => {
+            let path = PathBuf::from(against);
+            if !path.exists() {
+                anyhow::bail!("--against {against}: neither a date (YYYY-MM-DD) nor an existing file or folder");
+            }
+            (path, against.to_string(), as_of)
+        }
+    };
+    let rescored = crate::score::rescore(&pipeline, &out, as_of)?;
+    if !quiet {
+        print_rescored(&rescored, &pipeline);
+        println!();
+    }
+    let after = rescored
+        .draft(run::HEALTH)
+        .with_context(|| format!("the pipeline {} does not publish {}", pipeline.file.display(), run::HEALTH))?;
+    let diff = reader()?.block_on(crate::transform::diff::compare(&before, after))?;
+    let now = format!("current rules as of {}", rescored.as_of);
+    print!("{}", diff::render(&diff, &label, &now, limit));
+    Ok(())
+}
+
+fn check(pipeline_file: &std::path::Path, quiet: bool) -> Result<()> {
+    let pipeline = Pipeline::load(pipeline_file)?;
+    let as_of = pipeline.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let findings = crate::check::check(&pipeline, as_of)?;
+    let problems = findings.iter().filter(|f| f.outcome.is_err()).count();
+    for f in &findings {
+        match &f.outcome {
+            Ok(what) if !quiet => println!("ok     {:<32} {what}", f.subject),
+            Ok(_) => {}
+            Err(why) => println!("ERROR  {:<32} {why}", f.subject),
+        }
+    }
+    if problems > 0 {
+        anyhow::bail!("{problems} problem(s) in {}; see the ERROR lines above", pipeline.file.display());
+    }
+    if !quiet {
+        println!("{} is ready to run", pipeline.file.display());
+    }
+    Ok(())
+}
+
 /// The output directory a reading command looks at: --out, else the pipeline's [run] out.
 fn output_dir(pipeline: &std::path::Path, out: Option<PathBuf>) -> Result<PathBuf> {
     let pipeline = Pipeline::load(pipeline)?;
@@ -205,6 +342,11 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Predict { pipeline, model, as_of, out } => {
             run_pipeline(&pipeline, as_of, out, ModelChoice::File(model), cli.quiet)
         }
+        Command::Score { pipeline, as_of, out } => score(&pipeline, as_of, out, cli.quiet),
+        Command::Diff { pipeline, against, as_of, limit, out } => {
+            diff_against(&pipeline, &against, as_of, limit, out, cli.quiet)
+        }
+        Command::Check { pipeline } => check(&pipeline, cli.quiet),
         Command::History { pipeline, customer, out } => {
             let out = output_dir(&pipeline, out)?;
             print!("{}", reader()?.block_on(history::render(&out, &customer))?);

@@ -128,7 +128,7 @@ pub fn ingest_all(
 pub fn ingest_source(cfg: &SourceConfig, pipeline: &Path, bronze: &Path) -> Result<(SourceReport, DataFrame)> {
     let started = Instant::now();
     let export = read::load(cfg, pipeline)?;
-    let frame = read::frame(&export, cfg)?;
+    let frame = read::frame(&export.bytes, &export.path, cfg)?;
     let header: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
     let mapped = validate::resolve_columns(cfg, &header, &export.path, pipeline)?;
     let rows_read = frame.height() as u64;
@@ -164,6 +164,16 @@ pub fn ingest_source(cfg: &SourceConfig, pipeline: &Path, bronze: &Path) -> Resu
     };
     debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_rejected);
     Ok((report, rejects))
+}
+
+/// Checks that an export can be read and parsed and that its columns match the source's
+/// mapping, reading only the start of the file; returns the export's column count.
+pub fn check_columns(cfg: &SourceConfig, pipeline: &Path) -> Result<usize> {
+    let head = read::head(cfg, pipeline)?;
+    let frame = read::frame(&head, &cfg.path, cfg)?;
+    let header: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+    validate::resolve_columns(cfg, &header, &cfg.path, pipeline)?;
+    Ok(header.len())
 }
 
 /// The three commonest `field: reason` pairs among reject records, most frequent first.

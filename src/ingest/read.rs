@@ -25,15 +25,7 @@ pub struct Export {
 /// Reads, checksums and decodes an export.
 pub fn load(cfg: &SourceConfig, pipeline: &Path) -> Result<Export> {
     let path = cfg.path.clone();
-    let raw = std::fs::read(&path).with_context(|| {
-        format!(
-            "source {}: cannot read export file {}: check `path` in [sources.{}] of {}",
-            cfg.name(),
-            path.display(),
-            cfg.name(),
-            pipeline.display()
-        )
-    })?;
+    let raw = std::fs::read(&path).with_context(|| cannot_read(cfg, pipeline))?;
     let size = raw.len() as u64;
     let sha256 = hex::encode(Sha256::digest(&raw));
     let bytes = match cfg.format {
@@ -91,6 +83,44 @@ fn decode(raw: Vec<u8>, cfg: &SourceConfig, path: &Path, pipeline: &Path) -> Res
     }
 }
 
+fn cannot_read(cfg: &SourceConfig, pipeline: &Path) -> String {
+    format!(
+        "source {}: cannot read export file {}: check `path` in [sources.{}] of {}",
+        cfg.name(),
+        cfg.path.display(),
+        cfg.name(),
+        pipeline.display()
+    )
+}
+
+/// How much of a CSV or NDJSON export a header check reads.
+const HEAD_BYTES: u64 = 1 << 20;
+
+/// The start of an export as UTF-8 text (the whole file for Parquet): a CSV's header line,
+/// or the complete NDJSON records in its first MiB. Enough to check the column mapping
+/// without reading a large export.
+pub fn head(cfg: &SourceConfig, pipeline: &Path) -> Result<Vec<u8>> {
+    let path = &cfg.path;
+    let cannot = || cannot_read(cfg, pipeline);
+    if cfg.format == Format::Parquet {
+        return std::fs::read(path).with_context(cannot);
+    }
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path).with_context(cannot)?, HEAD_BYTES),
+        &mut raw,
+    )
+    .with_context(cannot)?;
+    // A newline byte never occurs inside a multi-byte UTF-8 or GBK character, so cutting
+    // at one keeps the text decodable.
+    let keep = match cfg.format {
+        Format::Csv => raw.iter().position(|&b| b == b'\n').map(|i| i + 1),
+        _ => raw.iter().rposition(|&b| b == b'\n').map(|i| i + 1),
+    };
+    raw.truncate(keep.unwrap_or(raw.len()));
+    decode(raw, cfg, path, pipeline)
+}
+
 /// 1-based line and byte-in-line of a byte offset.
 fn position(text: &[u8], offset: usize) -> (usize, usize) {
     let before = &text[..offset];
@@ -101,8 +131,8 @@ fn position(text: &[u8], offset: usize) -> (usize, usize) {
 
 /// Parses an export into a frame of its own columns. CSV columns are read as text so that
 /// typing (and rejecting) happens in one place, with the raw value at hand.
-pub fn frame(export: &Export, cfg: &SourceConfig) -> Result<DataFrame> {
-    let cursor = Cursor::new(export.bytes.as_slice());
+pub fn frame(bytes: &[u8], path: &Path, cfg: &SourceConfig) -> Result<DataFrame> {
+    let cursor = Cursor::new(bytes);
     let parsed = match cfg.format {
         Format::Csv => CsvReadOptions::default()
             .with_has_header(true)
@@ -119,7 +149,7 @@ pub fn frame(export: &Export, cfg: &SourceConfig) -> Result<DataFrame> {
         anyhow::anyhow!(
             "source {}: cannot parse export file {} as {:?}: {e}; check `format` and `delimiter` in [sources.{}]",
             cfg.name(),
-            export.path.display(),
+            path.display(),
             cfg.format,
             cfg.name()
         )

@@ -76,25 +76,8 @@ impl Staging {
     }
 
     /// Writes a table's batches as zstd Parquet with statistics; returns its row count.
-    /// Text is always written as plain UTF-8 strings, whatever in-memory layout the engine
-    /// chose, so a column keeps one type across every partition readers see.
     pub fn write_table(&self, table: &str, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
-        let (schema, batches) = plain_strings(schema, batches)?;
-        let path = self.table_file(table);
-        std::fs::create_dir_all(path.parent().expect("partition folder"))?;
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .build();
-        let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
-        let mut rows = 0u64;
-        for batch in &batches {
-            writer.write(batch)?;
-            rows += batch.num_rows() as u64;
-        }
-        writer.close().with_context(|| format!("finishing {}", path.display()))?;
-        Ok(rows)
+        write_parquet(&self.table_file(table), schema, batches)
     }
 
     /// Writes one file (such as a model) into a staged partition of `table`.
@@ -114,6 +97,49 @@ impl Staging {
         write_atomically(&self.root.join(JOURNAL), &serde_json::to_vec_pretty(&journal)?)?;
         apply(&self.out, &self.root)
     }
+}
+
+/// Writes batches as one zstd Parquet file with page statistics; returns its row count.
+/// Text is always written as plain UTF-8 strings, whatever in-memory layout the engine
+/// chose, so a column keeps one type across every partition readers see.
+fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
+    let (schema, batches) = plain_strings(schema, batches)?;
+    std::fs::create_dir_all(path.parent().expect("partition folder"))?;
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
+    let mut rows = 0u64;
+    for batch in &batches {
+        writer.write(batch)?;
+        rows += batch.num_rows() as u64;
+    }
+    writer.close().with_context(|| format!("finishing {}", path.display()))?;
+    Ok(rows)
+}
+
+/// Folder of the drafts: tables `vitals score` computed with the current rules, laid out
+/// like published tables but never read by a run and never part of the published contract.
+pub const DRAFTS: &str = "drafts";
+
+/// Writes a draft table for `as_of` (replacing any earlier draft of it, whole or not at
+/// all) and returns its file and row count.
+pub fn write_draft(
+    out: &Path,
+    table: &str,
+    as_of: NaiveDate,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(PathBuf, u64)> {
+    let file = published_file(&out.join(DRAFTS), table, as_of);
+    let mut tmp = file.clone().into_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let rows = write_parquet(&tmp, schema, batches)?;
+    std::fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
+    Ok((file, rows))
 }
 
 /// The schema and batches with every string-view column cast to a plain string column.

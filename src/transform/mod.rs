@@ -13,6 +13,7 @@
 //! models that read `scored_health` run in a second pass, after the model lane has added
 //! its columns to customer_health and the publish lane has staged it as Parquet.
 
+pub mod diff;
 pub mod models;
 pub mod outputs;
 mod rules;
@@ -145,10 +146,8 @@ async fn execute(
     scored: Option<&Path>,
     wanted: &[&str],
 ) -> Result<(SessionContext, Vec<Table>)> {
-    // One partition per query: floating-point sums then add up in one fixed order, so the
-    // same inputs give the same bytes (parallel partial sums arrive in any order).
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    register_sources(&ctx, pipeline, as_of, inputs.bronze_file).await?;
+    let ctx = SessionContext::new_with_config(session_config());
+    register_sources(&ctx, pipeline, as_of, Some(inputs.bronze_file)).await?;
     register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
     if let Some(file) = scored {
         ctx.register_parquet(models::SCORED, &file.to_string_lossy(), ParquetReadOptions::default())
@@ -167,7 +166,7 @@ async fn execute(
 
     let mut results = Vec::new();
     for model in needed {
-        let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", model.path.display()))?;
+        let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", located(&model.path, &e)))?;
         let planned: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame
             .collect()
@@ -180,6 +179,95 @@ async fn execute(
         results.push(Table { name: model.name, schema, batches });
     }
     Ok((ctx, results))
+}
+
+/// One partition per query: floating-point sums then add up in one fixed order, so the
+/// same inputs give the same bytes (parallel partial sums arrive in any order). Spans are
+/// kept so a planning error can name the line of the model it comes from.
+fn session_config() -> SessionConfig {
+    SessionConfig::new().with_target_partitions(1).set_bool("datafusion.sql_parser.collect_spans", true)
+}
+
+/// `file:line:column` of an SQL error, as far as DataFusion locates it.
+fn located(file: &Path, error: &datafusion::error::DataFusionError) -> String {
+    let span = error.diagnostic().and_then(|d| d.span).filter(|s| s.start.line > 0);
+    match span {
+        Some(span) => format!("{}:{}:{}", file.display(), span.start.line, span.start.column),
+        None => match parser_location(&error.to_string()) {
+            Some((line, column)) => format!("{}:{line}:{column}", file.display()),
+            None => file.display().to_string(),
+        },
+    }
+}
+
+/// The "Line: L, Column: C" the SQL parser puts in its messages.
+fn parser_location(message: &str) -> Option<(u64, u64)> {
+    let rest = &message[message.find("Line: ")? + 6..];
+    let line = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    let rest = &rest[rest.find("Column: ")? + 8..];
+    let column = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    Some((line, column))
+}
+
+/// The outcome of planning one SQL model without running it.
+pub struct ModelCheck {
+    pub model: String,
+    pub path: PathBuf,
+    /// Err: what is wrong, starting with `file:line:column` where DataFusion locates it.
+    pub planned: std::result::Result<(), String>,
+}
+
+/// Plans every SQL model of the pipeline, in run order, over empty tables of the canonical
+/// shapes: finds unknown tables or columns, type errors and syntax errors without data.
+/// A model whose dependency failed to plan is reported as such, not planned.
+pub async fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelCheck>> {
+    let ctx = SessionContext::new_with_config(session_config());
+    register_sources(&ctx, pipeline, as_of, None).await?;
+    register_previous(&ctx, None).await?;
+    rules::register(&ctx, pipeline, as_of, None)?;
+    let mut checks: Vec<ModelCheck> = Vec::new();
+    // As in a run: the models reading scored_health come after the model lane.
+    let mut all = models::load(&pipeline.sql_dir)?;
+    all.sort_by_key(|m| m.after_model);
+    for model in all {
+        let reads = |name: &str| model.depends_on.contains(name) || (model.after_model && name == crate::run::HEALTH);
+        let failed: Vec<&str> =
+            checks.iter().filter(|c| c.planned.is_err() && reads(&c.model)).map(|c| c.model.as_str()).collect();
+        let planned = if !failed.is_empty() {
+            Err(format!("{}: not planned, it reads {} which did not plan", model.path.display(), failed.join(", ")))
+        } else if model.after_model && !ctx.table_exist(models::SCORED)? {
+            Err(format!(
+                "{}: reads {} but there is no customer_health model to build it from",
+                model.path.display(),
+                models::SCORED
+            ))
+        } else {
+            match ctx.sql(&model.sql).await {
+                Ok(frame) => {
+                    ctx.register_table(model.name.as_str(), frame.into_view())?;
+                    if model.name == crate::run::HEALTH {
+                        register_scored_shape(&ctx).await?;
+                    }
+                    Ok(())
+                }
+                // The first line says it; DataFusion's next lines list every valid field.
+                Err(e) => Err(format!("{}: {}", located(&model.path, &e), e.to_string().lines().next().unwrap_or(""))),
+            }
+        };
+        checks.push(ModelCheck { model: model.name, path: model.path, planned });
+    }
+    Ok(checks)
+}
+
+/// `scored_health` for planning: customer_health's columns plus the churn columns.
+async fn register_scored_shape(ctx: &SessionContext) -> Result<()> {
+    let churn: Vec<String> = crate::model::CHURN_COLUMNS
+        .iter()
+        .map(|(name, kind)| format!("CAST(NULL AS {}) AS \"{name}\"", sql_type(kind)))
+        .collect();
+    let sql = format!("SELECT *, {} FROM {}", churn.join(", "), crate::run::HEALTH);
+    ctx.register_table(models::SCORED, ctx.sql(&sql).await?.into_view())?;
+    Ok(())
 }
 
 /// The columns of `previous_health`, whatever version published the previous partition:
@@ -261,12 +349,11 @@ async fn register_sources(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     as_of: NaiveDate,
-    bronze_file: &dyn Fn(&str) -> PathBuf,
+    bronze_file: Option<&dyn Fn(&str) -> PathBuf>,
 ) -> Result<()> {
     for source in canonical::SOURCES {
         let bronze = format!("bronze_{}", source.name);
-        if pipeline.source(source.name).is_some() {
-            let path = bronze_file(source.name);
+        if let Some(path) = bronze_file.filter(|_| pipeline.source(source.name).is_some()).map(|f| f(source.name)) {
             ctx.register_parquet(bronze.as_str(), path.to_string_lossy().as_ref(), ParquetReadOptions::default())
                 .await
                 .with_context(|| format!("registering bronze table {}", path.display()))?;

@@ -1,6 +1,7 @@
 //! The published tables of an output directory, registered for SQL: each table with all
-//! its as_of partitions (columns added by later versions read as null in older ones), and
-//! each bronze source as `bronze_<source>`. Readers only: runs never read through here.
+//! its as_of partitions (columns added by later versions read as null in older ones), each
+//! bronze source as `bronze_<source>`, and each draft `vitals score` wrote as
+//! `draft_<table>`. Readers only: runs never read through here.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use anyhow::{Context, Result};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 /// Folders under the output directory that are not tables.
-const NOT_TABLES: [&str; 4] = ["runs", "models", "bronze", ".staging"];
+const NOT_TABLES: [&str; 5] = ["runs", "models", "bronze", crate::publish::DRAFTS, ".staging"];
 
 /// A context with every table published under `out` registered by name.
 pub async fn register(out: &Path) -> Result<SessionContext> {
@@ -20,10 +21,12 @@ pub async fn register(out: &Path) -> Result<SessionContext> {
             tables.push((name, entry.path()));
         }
     }
-    let bronze = out.join("bronze");
-    if bronze.is_dir() {
-        for entry in read_dir(&bronze)? {
-            tables.push((format!("bronze_{}", entry.file_name().to_string_lossy()), entry.path()));
+    for (folder, prefix) in [("bronze", "bronze_"), (crate::publish::DRAFTS, "draft_")] {
+        let dir = out.join(folder);
+        if dir.is_dir() {
+            for entry in read_dir(&dir)? {
+                tables.push((format!("{prefix}{}", entry.file_name().to_string_lossy()), entry.path()));
+            }
         }
     }
     for (name, dir) in tables {

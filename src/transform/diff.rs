@@ -1,0 +1,151 @@
+//! What a rule change does: two customer_health tables (before and after) compared by
+//! customer — the tier migration matrix, the customers whose tier changed, and how the
+//! health scores moved.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+/// Tier of a customer present on one side only.
+pub const ABSENT: &str = "(absent)";
+
+/// The comparison of two customer_health tables.
+#[derive(Debug)]
+pub struct Diff {
+    /// (from tier, to tier, customers), every pair that occurs.
+    pub matrix: Vec<(String, String, i64)>,
+    /// Customers whose tier changed, biggest score move first.
+    pub moved: Vec<Moved>,
+    /// after − before health_score, for every customer scored on both sides, ascending.
+    pub deltas: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moved {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub from_tier: String,
+    pub to_tier: String,
+    pub before: Option<f64>,
+    pub after: Option<f64>,
+}
+
+const MATRIX: &str = "
+SELECT COALESCE(b.health_tier, '(absent)') AS from_tier,
+       COALESCE(a.health_tier, '(absent)') AS to_tier,
+       COUNT(*) AS customers
+FROM before AS b FULL JOIN after AS a ON a.customer_id = b.customer_id
+GROUP BY 1, 2
+ORDER BY 1, 2";
+
+const MOVED: &str = "
+SELECT COALESCE(a.customer_id, b.customer_id) AS customer_id,
+       COALESCE(a.name, b.name) AS name,
+       COALESCE(b.health_tier, '(absent)') AS from_tier,
+       COALESCE(a.health_tier, '(absent)') AS to_tier,
+       b.health_score AS before,
+       a.health_score AS after
+FROM before AS b FULL JOIN after AS a ON a.customer_id = b.customer_id
+WHERE b.health_tier IS DISTINCT FROM a.health_tier
+ORDER BY ABS(COALESCE(a.health_score, 0) - COALESCE(b.health_score, 0)) DESC, 1";
+
+const DELTAS: &str = "
+SELECT a.health_score - b.health_score AS delta
+FROM before AS b JOIN after AS a ON a.customer_id = b.customer_id
+WHERE a.health_score IS NOT NULL AND b.health_score IS NOT NULL
+ORDER BY 1";
+
+/// Compares two customer_health tables, each a Parquet file or partition folder.
+pub async fn compare(before: &Path, after: &Path) -> Result<Diff> {
+    let ctx = SessionContext::new();
+    for (name, path) in [("before", before), ("after", after)] {
+        let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
+        ctx.register_parquet(name, &location, ParquetReadOptions::default())
+            .await
+            .with_context(|| format!("reading customer_health from {}", path.display()))?;
+    }
+    let matrix = collect(&ctx, MATRIX).await?;
+    let moved = collect(&ctx, MOVED).await?;
+    let deltas = collect(&ctx, DELTAS).await?;
+    let mut diff = Diff { matrix: Vec::new(), moved: Vec::new(), deltas: Vec::new() };
+    for batch in &matrix {
+        let (from, to) = (text(batch, 0)?, text(batch, 1)?);
+        let n = cast(batch.column(2), &DataType::Int64)?;
+        for (i, n) in n.as_primitive::<Int64Type>().iter().enumerate() {
+            diff.matrix.push((from[i].clone().unwrap_or_default(), to[i].clone().unwrap_or_default(), n.unwrap_or(0)));
+        }
+    }
+    for batch in &moved {
+        let (ids, names, from, to) = (text(batch, 0)?, text(batch, 1)?, text(batch, 2)?, text(batch, 3)?);
+        let (before, after) = (numbers(batch, 4)?, numbers(batch, 5)?);
+        for i in 0..batch.num_rows() {
+            diff.moved.push(Moved {
+                customer_id: ids[i].clone().unwrap_or_default(),
+                name: names[i].clone(),
+                from_tier: from[i].clone().unwrap_or_default(),
+                to_tier: to[i].clone().unwrap_or_default(),
+                before: before[i],
+                after: after[i],
+            });
+        }
+    }
+    for batch in &deltas {
+        diff.deltas.extend(numbers(batch, 0)?.into_iter().flatten());
+    }
+    Ok(diff)
+}
+
+async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    let frame = ctx
+        .sql(sql)
+        .await
+        .context("comparing customer_health (does each side have customer_id, name, health_score and health_tier?)")?;
+    Ok(frame.collect().await?)
+}
+
+fn text(batch: &RecordBatch, column: usize) -> Result<Vec<Option<String>>> {
+    let values = cast(batch.column(column), &DataType::Utf8)?;
+    Ok(values.as_string::<i32>().iter().map(|v| v.map(String::from)).collect())
+}
+
+fn numbers(batch: &RecordBatch, column: usize) -> Result<Vec<Option<f64>>> {
+    let values = cast(batch.column(column), &DataType::Float64)?;
+    let values = values.as_primitive::<Float64Type>();
+    Ok((0..values.len()).map(|i| values.is_valid(i).then(|| values.value(i))).collect())
+}
+
+impl Diff {
+    /// Customers scored on both sides whose score moved at all.
+    pub fn changed_scores(&self) -> usize {
+        self.deltas.iter().filter(|d| d.abs() > 1e-9).count()
+    }
+
+    /// The q-quantile of the score deltas (nearest rank), if any customer is on both sides.
+    pub fn delta_quantile(&self, q: f64) -> Option<f64> {
+        let n = self.deltas.len();
+        (n > 0).then(|| self.deltas[((q * (n - 1) as f64).round() as usize).min(n - 1)])
+    }
+
+    /// Every tier on either side, healthiest first, then others alphabetically.
+    pub fn tiers(&self) -> Vec<String> {
+        const ORDER: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
+        let rank = |t: &str| match ORDER.iter().position(|o| *o == t) {
+            Some(i) => i,
+            None if t == ABSENT => ORDER.len() + 1,
+            None => ORDER.len(),
+        };
+        let mut tiers: Vec<String> = self.matrix.iter().flat_map(|(f, t, _)| [f.clone(), t.clone()]).collect();
+        tiers.sort_by_key(|t| (rank(t), t.clone()));
+        tiers.dedup();
+        tiers
+    }
+
+    /// Customers moving from `from` to `to`.
+    pub fn count(&self, from: &str, to: &str) -> i64 {
+        self.matrix.iter().find(|(f, t, _)| f == from && t == to).map_or(0, |(_, _, n)| *n)
+    }
+}
