@@ -97,7 +97,7 @@ pub struct Lane<'a> {
     pub pipeline: &'a Pipeline,
     pub as_of: NaiveDate,
     pub runtime: &'a Runtime,
-    pub bronze_file: &'a dyn Fn(&str) -> PathBuf,
+    pub bronze_file: &'a (dyn Fn(&str) -> PathBuf + Sync),
     pub out: &'a Path,
 }
 
@@ -226,6 +226,23 @@ fn snapshot(lane: &Lane, date: NaiveDate) -> Result<Snapshot> {
     Ok(Snapshot { date, x: features.x, names: features.names, churned, rf })
 }
 
+/// The snapshots of `dates`, computed side by side, as many at a time as there are cores
+/// (each SQL evaluation runs on one), so memory stays bounded on large portfolios.
+fn snapshots(lane: &Lane, dates: &[NaiveDate]) -> Result<Vec<Snapshot>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut done = Vec::with_capacity(dates.len());
+    for batch in dates.chunks(cores) {
+        let computed: Vec<Result<Snapshot>> = std::thread::scope(|scope| {
+            let running: Vec<_> = batch.iter().map(|d| scope.spawn(move || snapshot(lane, *d))).collect();
+            running.into_iter().map(|t| t.join().expect("a snapshot thread panicked")).collect()
+        });
+        for snapshot in computed {
+            done.push(snapshot?);
+        }
+    }
+    Ok(done)
+}
+
 /// Stacks snapshots into one training set.
 fn stack(snapshots: &[&Snapshot]) -> (ndarray::Array2<f64>, Vec<bool>, Vec<i64>) {
     let views: Vec<_> = snapshots.iter().map(|s| s.x.view()).collect();
@@ -239,7 +256,7 @@ fn train(lane: &Lane, report: &mut ChurnReport) -> Result<Option<Artifact>> {
     let cfg = &lane.pipeline.churn;
     let dates: Vec<NaiveDate> =
         (0..cfg.snapshots).map(|k| lane.as_of - Duration::days(cfg.horizon_days + k as i64 * cfg.step_days)).collect();
-    let snapshots = dates.iter().map(|d| snapshot(lane, *d)).collect::<Result<Vec<_>>>()?;
+    let snapshots = snapshots(lane, &dates)?;
     report.snapshots = dates.clone();
     let all: Vec<&Snapshot> = snapshots.iter().collect();
     let (x, y, _) = stack(&all);

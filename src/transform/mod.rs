@@ -55,14 +55,14 @@ pub struct Table {
 /// What the SQL lane reads besides the pipeline's rules.
 pub struct Inputs<'a> {
     /// The bronze Parquet file of each source.
-    pub bronze_file: &'a dyn Fn(&str) -> PathBuf,
+    pub bronze_file: &'a (dyn Fn(&str) -> PathBuf + Sync),
     /// The newest customer_health published before this run: its as_of and its file.
     pub previous: Option<(NaiveDate, PathBuf)>,
 }
 
 impl<'a> Inputs<'a> {
     /// Bronze tables only, no history: a first run, or a past snapshot.
-    pub fn bronze(bronze_file: &'a dyn Fn(&str) -> PathBuf) -> Self {
+    pub fn bronze(bronze_file: &'a (dyn Fn(&str) -> PathBuf + Sync)) -> Self {
         Inputs { bronze_file, previous: None }
     }
 }
@@ -349,7 +349,7 @@ async fn register_sources(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     as_of: NaiveDate,
-    bronze_file: Option<&dyn Fn(&str) -> PathBuf>,
+    bronze_file: Option<&(dyn Fn(&str) -> PathBuf + Sync)>,
 ) -> Result<()> {
     for source in canonical::SOURCES {
         let bronze = format!("bronze_{}", source.name);
