@@ -7,6 +7,8 @@
 --   thresholds  straight lines between the configured (value, score) points; below the
 --               first point its score, above the last point its score.
 -- Either way a better value never gets a lower score.
+-- as_of (the run date, as in every published table) comes last: it was added after the
+-- first release, and columns are only ever appended.
 WITH metric_values AS (
     SELECT customer_id, metric, value FROM value_metrics
     UNION ALL SELECT customer_id, metric, value FROM engagement_metrics
@@ -68,7 +70,8 @@ scored AS (
     UNION ALL
     SELECT customer_id, metric, score FROM thresholds
 )
-SELECT r.customer_id, r.dimension, r.metric, r.value, r.weight, CAST(s.score AS DOUBLE) AS score
+SELECT r.customer_id, r.dimension, r.metric, r.value, r.weight, CAST(s.score AS DOUBLE) AS score, p.as_of
 FROM ruled AS r
 JOIN scored AS s ON s.customer_id = r.customer_id AND s.metric = r.metric
+CROSS JOIN params AS p
 ORDER BY r.customer_id, r.dimension, r.metric

@@ -115,7 +115,8 @@ fn publish_run(pipeline: &Pipeline, settings: &RunSettings, started_at: DateTime
 
     bar.set_message("ingest: reading and checking exports");
     let started = Instant::now();
-    let ingested = ingest::ingest_all(pipeline, as_of, |s| staging.bronze_file(s), &staging.table_file(REJECTS))?;
+    let rejects = staging.work_file(REJECTS);
+    let ingested = ingest::ingest_all(pipeline, as_of, |s| staging.bronze_file(s), &rejects)?;
     stage_seconds.insert("ingest".to_string(), started.elapsed().as_secs_f64());
     for report in &ingested.reports {
         tracing::info!(
@@ -170,7 +171,8 @@ fn publish_run(pipeline: &Pipeline, settings: &RunSettings, started_at: DateTime
             alerts = count_by(table, "kind")?;
         }
     }
-    reports.insert(REJECTS.to_string(), table_report(settings, REJECTS, ingested.reject_records));
+    let rows = staging.import_table(REJECTS, &rejects)?;
+    reports.insert(REJECTS.to_string(), table_report(settings, REJECTS, rows));
     if let Some(artifact) = &churn.artifact {
         staging.write_file(model::MODELS, model::MODEL_FILE, &model::to_json(artifact)?)?;
     }

@@ -88,8 +88,6 @@ pub fn check_quality(pipeline: &Pipeline, reports: &[SourceReport]) -> std::resu
 /// The outcome of ingesting every source of a pipeline.
 pub struct Ingested {
     pub reports: Vec<SourceReport>,
-    /// Rows in the rejects table: one per refused value.
-    pub reject_records: u64,
 }
 
 /// Reads every source of a pipeline, writes each one's bronze Parquet to the path
@@ -108,7 +106,7 @@ pub fn ingest_all(
         rejects.push(source_rejects.lazy());
     }
     let mut all = concat(rejects, UnionArgs::default())?
-        .with_column(lit(as_of).alias("as_of"))
+        .with_column(lit(as_of).cast(DataType::Date).alias("as_of"))
         .select([
             col("as_of"),
             col("source"),
@@ -121,7 +119,7 @@ pub fn ingest_all(
         ])
         .collect()?;
     write_parquet(&mut all, rejects_file)?;
-    Ok(Ingested { reports, reject_records: all.height() as u64 })
+    Ok(Ingested { reports })
 }
 
 /// Ingests one export: returns its report and its reject records (with file and line).

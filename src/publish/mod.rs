@@ -22,6 +22,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -78,6 +79,24 @@ impl Staging {
     /// Writes a table's batches as zstd Parquet with statistics; returns its row count.
     pub fn write_table(&self, table: &str, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
         write_parquet(&self.table_file(table), schema, batches)
+    }
+
+    /// A private working file of the run in staging, never published (another lane's
+    /// output on its way to [`Staging::import_table`]).
+    pub fn work_file(&self, name: &str) -> PathBuf {
+        self.root.join("work").join(format!("{name}.parquet"))
+    }
+
+    /// Stages the Parquet file another lane wrote as `table`, in the publish lane's own
+    /// format (plain strings, zstd, statistics), and deletes the original; returns its rows.
+    pub fn import_table(&self, table: &str, from: &Path) -> Result<u64> {
+        let file = File::open(from).with_context(|| format!("opening {}", from.display()))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let schema = reader.schema().clone();
+        let batches = reader.build()?.collect::<std::result::Result<Vec<_>, _>>()?;
+        let rows = self.write_table(table, schema, &batches)?;
+        std::fs::remove_file(from).with_context(|| format!("removing {}", from.display()))?;
+        Ok(rows)
     }
 
     /// Writes one file (such as a model) into a staged partition of `table`.
