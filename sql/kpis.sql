@@ -63,12 +63,24 @@ facts AS (
     LEFT JOIN answers AS a ON a.customer_id = h.customer_id
     LEFT JOIN revenue AS r ON r.customer_id = h.customer_id
 ),
+-- Each customer once per grouping. A join with the list of groupings reads facts once; a
+-- UNION of five SELECTs over it would compute facts (and scan the invoices) five times.
+groupings AS (
+    SELECT * FROM (VALUES ('overall'), ('health_tier'), ('rfm_segment'), ('industry'), ('region')) AS v(group_by)
+),
 grouped AS (
-    SELECT 'overall' AS group_by, 'all' AS group_value, * FROM facts
-    UNION ALL SELECT 'health_tier', health_tier AS group_value, * FROM facts
-    UNION ALL SELECT 'rfm_segment', rfm_segment AS group_value, * FROM facts
-    UNION ALL SELECT 'industry', industry AS group_value, * FROM facts
-    UNION ALL SELECT 'region', region AS group_value, * FROM facts
+    SELECT
+        gs.group_by,
+        CASE gs.group_by
+            WHEN 'overall' THEN 'all'
+            WHEN 'health_tier' THEN f.health_tier
+            WHEN 'rfm_segment' THEN f.rfm_segment
+            WHEN 'industry' THEN f.industry
+            ELSE f.region
+        END AS group_value,
+        f.*
+    FROM groupings AS gs
+    CROSS JOIN facts AS f
 )
 SELECT
     p.as_of,
@@ -88,7 +100,7 @@ SELECT
     SUM(g.period_revenue) FILTER (WHERE g.new_customer) / NULLIF(SUM(g.period_revenue), 0) AS new_customer_revenue_share,
     CAST(COUNT(*) FILTER (WHERE g.product_lines > 1) AS DOUBLE)
         / NULLIF(COUNT(*) FILTER (WHERE g.period_revenue > 0), 0) AS cross_sell_rate
-FROM grouped AS g
-CROSS JOIN params AS p
+FROM params AS p
+CROSS JOIN grouped AS g
 GROUP BY p.as_of, g.group_by, g.group_value
 ORDER BY g.group_by, g.group_value

@@ -162,7 +162,10 @@ fn publish_run(pipeline: &Pipeline, settings: &RunSettings, started_at: DateTime
         reports.insert(table.name.clone(), table_report(settings, &table.name, rows));
     }
     // The models after the model lane (alerts) read the staged, scored customer_health.
-    let after = runtime.block_on(transform::run_after_model(pipeline, as_of, &inputs, &staging.table_file(HEALTH)))?;
+    let (after, after_seconds) =
+        runtime.block_on(transform::run_after_model(pipeline, as_of, &inputs, &staging.table_file(HEALTH)))?;
+    let mut model_seconds = transformed.model_seconds;
+    model_seconds.extend(after_seconds);
     let mut alerts = BTreeMap::new();
     for table in &after {
         let rows = staging.write_table(&table.name, table.schema.clone(), &table.batches)?;
@@ -202,6 +205,7 @@ fn publish_run(pipeline: &Pipeline, settings: &RunSettings, started_at: DateTime
         churn: churn.report,
         alerts,
         stage_seconds,
+        model_seconds,
     };
     staging.commit(&partitions, &manifest)?;
     bar.finish_and_clear();

@@ -98,7 +98,7 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
         drafts.push((table.name.clone(), file, rows));
     }
     let scored = publish::published_file(&out.join(publish::DRAFTS), HEALTH, as_of);
-    for table in runtime.block_on(transform::run_after_model(pipeline, as_of, &inputs, &scored))? {
+    for table in runtime.block_on(transform::run_after_model(pipeline, as_of, &inputs, &scored))?.0 {
         let (file, rows) = publish::write_draft(out, &table.name, as_of, table.schema.clone(), &table.batches)?;
         drafts.push((table.name.clone(), file, rows));
     }

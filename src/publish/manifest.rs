@@ -35,6 +35,10 @@ pub struct Manifest {
     pub alerts: BTreeMap<String, u64>,
     /// Wall-clock seconds per stage (ingest, transform, model, publish).
     pub stage_seconds: BTreeMap<String, f64>,
+    /// Wall-clock seconds per SQL model of the run (not the churn snapshots'), to find
+    /// where the transform stage spends its time.
+    #[serde(default)]
+    pub model_seconds: BTreeMap<String, f64>,
 }
 
 /// The scoring rules a run used, and how much data each dimension had.

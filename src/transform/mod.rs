@@ -43,6 +43,8 @@ pub struct Transformed {
     pub also: Vec<Table>,
     /// Customers with a score on each dimension (a dimension with 0 had no data at all).
     pub customers_with_data: BTreeMap<String, u64>,
+    /// Seconds each SQL model took, every model run included.
+    pub model_seconds: BTreeMap<String, f64>,
 }
 
 /// One model's result.
@@ -77,14 +79,14 @@ pub async fn run(pipeline: &Pipeline, as_of: NaiveDate, inputs: &Inputs<'_>, als
     if pipeline.sql_dir.join(format!("{DIMENSION_SCORES}.sql")).exists() {
         wanted.push(DIMENSION_SCORES);
     }
-    let (ctx, mut tables) = execute(pipeline, as_of, inputs, None, &wanted).await?;
+    let (ctx, mut tables, model_seconds) = execute(pipeline, as_of, inputs, None, &wanted).await?;
     let customers_with_data = customers_per_dimension(&ctx).await?;
     let mut take = |names: &mut dyn Iterator<Item = &str>| -> Vec<Table> {
         names.filter_map(|name| tables.iter().position(|t| t.name == name).map(|i| tables.swap_remove(i))).collect()
     };
     let published = take(&mut publish.into_iter());
     let also = take(&mut also.iter().copied());
-    Ok(Transformed { published, also, customers_with_data })
+    Ok(Transformed { published, also, customers_with_data, model_seconds })
 }
 
 /// The published tables that read `scored_health`, in the pipeline's order.
@@ -99,16 +101,16 @@ pub fn after_model(pipeline: &Pipeline) -> Result<Vec<&str>> {
 }
 
 /// The second pass: the published tables that read `scored_health`, given the staged
-/// customer_health file with the churn columns.
+/// customer_health file with the churn columns; with the seconds each model took.
 pub async fn run_after_model(
     pipeline: &Pipeline,
     as_of: NaiveDate,
     inputs: &Inputs<'_>,
     scored: &Path,
-) -> Result<Vec<Table>> {
+) -> Result<(Vec<Table>, BTreeMap<String, f64>)> {
     let wanted = after_model(pipeline)?;
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), BTreeMap::new()));
     }
     if !scored.exists() {
         bail!(
@@ -119,8 +121,8 @@ pub async fn run_after_model(
             models::SCORED
         );
     }
-    let (_, tables) = execute(pipeline, as_of, inputs, Some(scored), &wanted).await?;
-    Ok(tables.into_iter().filter(|t| wanted.contains(&t.name.as_str())).collect())
+    let (_, tables, seconds) = execute(pipeline, as_of, inputs, Some(scored), &wanted).await?;
+    Ok((tables.into_iter().filter(|t| wanted.contains(&t.name.as_str())).collect(), seconds))
 }
 
 /// Runs just the models `wanted` needs as of `as_of` and returns the `wanted` tables, in
@@ -131,7 +133,7 @@ pub async fn evaluate(
     inputs: &Inputs<'_>,
     wanted: &[&str],
 ) -> Result<Vec<Table>> {
-    let (_, mut tables) = execute(pipeline, as_of, inputs, None, wanted).await?;
+    let (_, mut tables, _) = execute(pipeline, as_of, inputs, None, wanted).await?;
     Ok(wanted
         .iter()
         .filter_map(|name| tables.iter().position(|t| t.name == *name).map(|i| tables.swap_remove(i)))
@@ -145,7 +147,7 @@ async fn execute(
     inputs: &Inputs<'_>,
     scored: Option<&Path>,
     wanted: &[&str],
-) -> Result<(SessionContext, Vec<Table>)> {
+) -> Result<(SessionContext, Vec<Table>, BTreeMap<String, f64>)> {
     let ctx = SessionContext::new_with_config(session_config());
     register_sources(&ctx, pipeline, as_of, Some(inputs.bronze_file)).await?;
     register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
@@ -165,7 +167,9 @@ async fn execute(
     })?;
 
     let mut results = Vec::new();
+    let mut seconds = BTreeMap::new();
     for model in needed {
+        let started = std::time::Instant::now();
         let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", located(&model.path, &e)))?;
         let planned: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame
@@ -176,9 +180,12 @@ async fn execute(
         let schema = batches.first().map(|b| b.schema()).unwrap_or(planned);
         let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
         ctx.register_table(model.name.as_str(), Arc::new(table))?;
+        let took = started.elapsed().as_secs_f64();
+        tracing::debug!(model = model.name, seconds = took, "SQL model done");
+        seconds.insert(model.name.clone(), took);
         results.push(Table { name: model.name, schema, batches });
     }
-    Ok((ctx, results))
+    Ok((ctx, results, seconds))
 }
 
 /// One partition per query: floating-point sums then add up in one fixed order, so the
