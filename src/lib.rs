@@ -3,6 +3,7 @@
 //! The lanes, each owning one engine, meet only through Parquet files:
 //! [`ingest`] (polars) → [`transform`] (DataFusion SQL models) → [`model`] (linfa churn
 //! model) → [`publish`] (Parquet partitions and the run manifest). [`run`] sequences them; [`cli`] is the command line.
+//! [`report`] reads a published run back into an HTML page.
 
 pub mod canonical;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod ingest;
 pub mod model;
 pub mod publish;
+pub mod report;
 pub mod run;
 pub mod sample_data;
 pub mod transform;

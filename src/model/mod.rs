@@ -5,7 +5,7 @@
 //! model evaluated as of that date), become an ndarray matrix here, and predictions go back
 //! as Arrow columns of `customer_health`: churn_risk, risk_band, top_risk_drivers.
 
-mod dataset;
+pub(crate) mod dataset;
 pub mod evaluation;
 pub mod logistic;
 

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 /// Folders under the output directory that are not tables.
-const NOT_TABLES: [&str; 4] = ["runs", "models", "bronze", ".staging"];
+const NOT_TABLES: [&str; 5] = ["runs", "models", "bronze", ".staging", crate::report::REPORTS];
 
 /// A context with every table published under `out` registered by name.
 pub async fn register(out: &Path) -> Result<SessionContext> {
