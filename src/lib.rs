@@ -5,7 +5,7 @@
 //! model) → [`publish`] (Parquet partitions and the run manifest). [`run`] sequences them
 //! for the nightly job, [`score`] re-runs the SQL and model lanes from bronze for analysts,
 //! [`check`] finds what a run would trip over without running it; [`cli`] is the command
-//! line.
+//! line; [`report`] reads a published run back into an HTML page.
 
 pub mod canonical;
 pub mod check;
@@ -14,6 +14,7 @@ pub mod config;
 pub mod ingest;
 pub mod model;
 pub mod publish;
+pub mod report;
 pub mod run;
 pub mod sample_data;
 pub mod score;

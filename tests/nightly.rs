@@ -5,27 +5,10 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::*;
 use polars::prelude::*;
-
-fn vitals() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
-    command.current_dir(repo());
-    command
-}
-
-fn run_sample(out: &Path, as_of: &str) -> Output {
-    let output = vitals()
-        .args(["run", "pipelines/sample.toml", "--quiet", "--as-of", as_of, "--out"])
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "run as of {as_of}: {}", String::from_utf8_lossy(&output.stderr));
-    output
-}
 
 fn floats(df: &DataFrame, column: &str) -> Vec<Option<f64>> {
     df.column(column).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().iter().collect()

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Pipeline;
 use crate::model::ModelChoice;
+use crate::report;
 use crate::run::{self, exit, RunSettings};
 use crate::sample_data::{self, SampleOptions};
 
@@ -133,6 +134,20 @@ pub enum Command {
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Write one self-contained HTML report of a run: tiers, scores, RFM, movers, alerts, churn model.
+    Report {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// The run to report on (YYYY-MM-DD); defaults to the newest published run.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The HTML file to write; defaults to <out>/reports/report_<as_of>.html.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Print the RFM cell → segment map a pipeline file defines.
     Segments {
@@ -355,6 +370,14 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Query { pipeline, sql, output, out } => {
             let out = output_dir(&pipeline, out)?;
             print!("{}", reader()?.block_on(query::run(&out, &sql, output.as_deref()))?);
+            Ok(())
+        }
+        Command::Report { pipeline, as_of, out, output } => {
+            let out = output_dir(&pipeline, out)?;
+            let path = reader()?.block_on(report::write(&out, as_of, output.as_deref()))?;
+            if !cli.quiet {
+                println!("report written to {}", path.display());
+            }
             Ok(())
         }
         Command::Segments { pipeline } => {

@@ -1,5 +1,6 @@
 //! How good a churn score is on customers whose outcome is known: ranking (ROC AUC,
-//! PR AUC), probability quality (Brier score, log loss) and a 10-bin calibration table.
+//! PR AUC, the ROC curve), probability quality (Brier score, log loss) and a 10-bin
+//! calibration table.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,10 @@ pub struct Evaluation {
     pub brier: f64,
     pub log_loss: f64,
     pub calibration: Vec<CalibrationBin>,
+    /// The ROC curve, for the `model_metrics` table only: not kept in the manifest or
+    /// model.json (a reused model's validation has none).
+    #[serde(skip)]
+    pub roc: Vec<RocPoint>,
 }
 
 /// One tenth of the customers, by predicted risk: what was predicted and what happened.
@@ -23,6 +28,17 @@ pub struct CalibrationBin {
     pub mean_predicted: f64,
     pub observed_rate: f64,
 }
+
+/// A point of the ROC curve: the share of stayers (false positive rate) and of churners
+/// (true positive rate) scored at or above some threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RocPoint {
+    pub fpr: f64,
+    pub tpr: f64,
+}
+
+/// The step the published ROC curve is thinned to, on either axis.
+const ROC_STEP: f64 = 0.01;
 
 /// Scores predicted probabilities `p` against outcomes `y` (true = churned).
 pub fn evaluate(p: &[f64], y: &[bool]) -> Evaluation {
@@ -52,6 +68,7 @@ pub fn evaluate(p: &[f64], y: &[bool]) -> Evaluation {
         brier,
         log_loss,
         calibration: calibration(p, y, 10),
+        roc: roc_curve(p, y, ROC_STEP),
     }
 }
 
@@ -112,6 +129,38 @@ pub fn average_precision(p: &[f64], y: &[bool]) -> f64 {
     ap
 }
 
+/// The ROC curve from (0, 0) to (1, 1), lowering the threshold one distinct score at a
+/// time (tied scores make one diagonal step), keeping a point only when it is at least
+/// `step` from the last kept one on an axis, and always the end. Empty without both classes.
+pub fn roc_curve(p: &[f64], y: &[bool], step: f64) -> Vec<RocPoint> {
+    let pos = y.iter().filter(|c| **c).count() as f64;
+    let neg = y.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return Vec::new();
+    }
+    let order = by_score_desc(p);
+    let mut curve = vec![RocPoint { fpr: 0.0, tpr: 0.0 }];
+    let (mut churners, mut stayers, mut i) = (0.0, 0.0, 0);
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && p[order[j]] == p[order[i]] {
+            if y[order[j]] {
+                churners += 1.0;
+            } else {
+                stayers += 1.0;
+            }
+            j += 1;
+        }
+        let point = RocPoint { fpr: stayers / neg, tpr: churners / pos };
+        let last = curve[curve.len() - 1];
+        if j == order.len() || point.fpr - last.fpr >= step || point.tpr - last.tpr >= step {
+            curve.push(point);
+        }
+        i = j;
+    }
+    curve
+}
+
 /// Customers sorted by predicted risk and cut into `bins` groups of (nearly) equal size.
 pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<CalibrationBin> {
     let mut order: Vec<usize> = (0..p.len()).collect();
@@ -142,6 +191,21 @@ mod tests {
         assert_eq!(roc_auc(&[0.5, 0.5, 0.5, 0.5], &y), 0.5);
         // One churner above both, one between: 3 of 4 pairs ordered right.
         assert_eq!(roc_auc(&[0.1, 0.5, 0.3, 0.9], &y), 0.75);
+    }
+
+    #[test]
+    fn the_roc_curve_encloses_the_auc_and_thins_to_its_step() {
+        let p = [0.9, 0.8, 0.8, 0.6, 0.5, 0.5, 0.4, 0.3, 0.2, 0.1];
+        let y = [true, false, true, true, false, false, true, false, false, false];
+        let curve = roc_curve(&p, &y, 0.0);
+        assert_eq!(curve.first(), Some(&RocPoint { fpr: 0.0, tpr: 0.0 }));
+        assert_eq!(curve.last(), Some(&RocPoint { fpr: 1.0, tpr: 1.0 }));
+        let area: f64 = curve.windows(2).map(|w| (w[1].fpr - w[0].fpr) * (w[1].tpr + w[0].tpr) / 2.0).sum();
+        assert!((area - roc_auc(&p, &y)).abs() < 1e-12);
+        let thinned = roc_curve(&p, &y, 0.3);
+        assert!(thinned.len() < curve.len());
+        assert_eq!(thinned.last(), curve.last());
+        assert!(roc_curve(&p, &[false; 10], 0.0).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! model evaluated as of that date), become an ndarray matrix here, and predictions go back
 //! as Arrow columns of `customer_health`: churn_risk, risk_band, top_risk_drivers.
 
-mod dataset;
+pub(crate) mod dataset;
 pub mod evaluation;
 pub mod logistic;
 
@@ -380,27 +380,54 @@ pub fn attach(health: &Table, scores: &HashMap<String, (f64, &'static str, Strin
     Ok(Table { name: health.name.clone(), schema, batches })
 }
 
-/// The `model_metrics` table: validation figures of the model and the baseline, then their
-/// calibration tables (metric = "calibration", one row per bin). Empty without validation.
+/// One row of `model_metrics`; a field a metric does not use is null.
+#[derive(Default)]
+struct MetricRow {
+    scorer: &'static str,
+    metric: &'static str,
+    value: Option<f64>,
+    bin: Option<i32>,
+    customers: Option<i64>,
+    mean_predicted: Option<f64>,
+    observed_rate: Option<f64>,
+    fpr: Option<f64>,
+    tpr: Option<f64>,
+}
+
+/// The `model_metrics` table: validation figures of the model and the baseline, their
+/// calibration tables (metric = "calibration", one row per bin), then their ROC curves
+/// (metric = "roc_point", bin numbering the points from (0, 0), with fpr and tpr). Empty
+/// without validation.
 pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Result<Table> {
-    let mut rows: Vec<(&str, &str, Option<f64>, Option<i32>, Option<i64>, Option<f64>, Option<f64>)> = Vec::new();
+    let mut rows = Vec::new();
     if let Some(v) = validation {
         for (scorer, e) in [("model", &v.model), ("baseline", &v.baseline)] {
+            let customers = Some(e.customers as i64);
             for (metric, value) in
                 [("roc_auc", e.roc_auc), ("pr_auc", e.pr_auc), ("brier", e.brier), ("log_loss", e.log_loss)]
             {
-                rows.push((scorer, metric, Some(value), None, Some(e.customers as i64), None, None));
+                rows.push(MetricRow { scorer, metric, value: Some(value), customers, ..MetricRow::default() });
             }
             for b in &e.calibration {
-                rows.push((
+                rows.push(MetricRow {
                     scorer,
-                    "calibration",
-                    None,
-                    Some(b.bin as i32),
-                    Some(b.customers as i64),
-                    Some(b.mean_predicted),
-                    Some(b.observed_rate),
-                ));
+                    metric: "calibration",
+                    bin: Some(b.bin as i32),
+                    customers: Some(b.customers as i64),
+                    mean_predicted: Some(b.mean_predicted),
+                    observed_rate: Some(b.observed_rate),
+                    ..MetricRow::default()
+                });
+            }
+            for (i, point) in e.roc.iter().enumerate() {
+                rows.push(MetricRow {
+                    scorer,
+                    metric: "roc_point",
+                    bin: Some(i as i32),
+                    fpr: Some(point.fpr),
+                    tpr: Some(point.tpr),
+                    ..MetricRow::default()
+                });
             }
         }
     }
@@ -408,13 +435,15 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
     let day = (as_of - epoch).num_days() as i32;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Date32Array::from(vec![day; rows.len()])),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2))),
-        Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.3))),
-        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.4))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.5))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.6))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.scorer))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.metric))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.value))),
+        Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.bin))),
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.customers))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.mean_predicted))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.observed_rate))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.fpr))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.tpr))),
     ];
     let schema = Arc::new(Schema::new(vec![
         Field::new("as_of", DataType::Date32, false),
@@ -425,6 +454,8 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
         Field::new("customers", DataType::Int64, true),
         Field::new("mean_predicted", DataType::Float64, true),
         Field::new("observed_rate", DataType::Float64, true),
+        Field::new("fpr", DataType::Float64, true),
+        Field::new("tpr", DataType::Float64, true),
     ]));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     Ok(Table { name: "model_metrics".into(), schema, batches: vec![batch] })

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use polars::prelude::*;
 use vitals::config::Pipeline;
@@ -11,6 +12,23 @@ use vitals::run::{self, RunSettings};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The vitals binary, run from the repository root.
+pub fn vitals() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
+    command.current_dir(repo());
+    command
+}
+
+/// Runs the sample pipeline as of `as_of` into `out`; panics with stderr when it fails.
+pub fn run_sample(out: &Path, as_of: &str) {
+    let output = vitals()
+        .args(["run", "pipelines/sample.toml", "--quiet", "--as-of", as_of, "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "run as of {as_of}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// A temp folder holding export files and a pipeline file over them.

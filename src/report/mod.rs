@@ -1,0 +1,369 @@
+//! `vitals report`: one self-contained HTML page about a published run, for people who do
+//! not read Parquet. This module gathers the figures with SQL over the published tables
+//! (the same registration `vitals query` uses); [`charts`] draws them with the primitives
+//! of [`svg`], and [`html`] lays out the page.
+
+mod charts;
+mod html;
+mod svg;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::prelude::SessionContext;
+
+use crate::model::dataset::text_column;
+use crate::publish::{self, Manifest};
+use crate::transform::outputs;
+
+/// The folder under the output directory the reports go to (not a table).
+pub const REPORTS: &str = "reports";
+
+const HEALTH: &str = "customer_health";
+
+/// The health tiers, best first.
+pub const TIERS: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
+
+/// The dimensions, in the order of the `dim_<dimension>` columns of customer_health.
+pub const DIMENSIONS: [&str; 5] = ["value", "engagement", "satisfaction", "relationship", "risk"];
+
+/// How many customers the report lists as moving most, each way.
+const MOVERS: usize = 8;
+
+/// Width of a bar of the score histogram, in health points.
+pub const SCORE_BIN: f64 = 5.0;
+
+/// The figures of one run, compared where it helps with the run before it.
+pub struct Report {
+    pub as_of: NaiveDate,
+    /// The previous customer_health partition, if any.
+    pub previous: Option<NaiveDate>,
+    /// Customers scored and their average health score: this run, then the previous one.
+    pub portfolio: Vec<(i64, f64)>,
+    /// One entry per tier of [`TIERS`]: customers now and in the previous run.
+    pub tiers: Vec<(i64, Option<i64>)>,
+    pub histogram: Vec<ScoreBin>,
+    pub rf_cells: Vec<RfCell>,
+    /// One entry per tier of [`TIERS`]: the average of each dimension of [`DIMENSIONS`].
+    pub dimensions: Vec<Vec<Option<f64>>>,
+    /// The largest rises, then the largest falls, of the health score since the previous run.
+    pub movers: Vec<Mover>,
+    pub alerts: Vec<AlertCount>,
+    pub churn: Churn,
+}
+
+/// Customers of one tier whose health score is in [from, from + SCORE_BIN).
+pub struct ScoreBin {
+    pub from: f64,
+    pub tier: String,
+    pub customers: i64,
+}
+
+/// Customers with one R score and one F score.
+pub struct RfCell {
+    pub r: i64,
+    pub f: i64,
+    pub customers: i64,
+    pub avg_monetary: f64,
+}
+
+pub struct Mover {
+    pub customer_id: String,
+    pub name: String,
+    pub tier: String,
+    pub previous_tier: String,
+    pub score: f64,
+    pub delta: f64,
+}
+
+pub struct AlertCount {
+    pub kind: String,
+    pub severity: String,
+    pub alerts: i64,
+}
+
+/// The churn model's validation in this run, or why there is none.
+pub enum Churn {
+    Validated {
+        /// (scorer, metric, value) of the headline metrics.
+        metrics: Vec<(String, String, f64)>,
+        /// (scorer, false positive rate, true positive rate), each scorer's curve in order.
+        roc: Vec<(String, f64, f64)>,
+        /// (scorer, mean predicted, observed rate) per calibration bin, in order.
+        calibration: Vec<(String, f64, f64)>,
+    },
+    Absent(String),
+}
+
+impl Churn {
+    /// A headline metric (roc_auc, pr_auc, brier, log_loss) of a scorer (model, baseline).
+    pub fn metric(&self, scorer: &str, metric: &str) -> Option<f64> {
+        let Churn::Validated { metrics, .. } = self else { return None };
+        metrics.iter().find(|(s, m, _)| s == scorer && m == metric).map(|m| m.2)
+    }
+}
+
+/// Writes the report of the run as of `as_of` (default: the newest) under `out` to
+/// `output` (default: `<out>/reports/report_<as_of>.html`) and returns where it went.
+pub async fn write(out: &Path, as_of: Option<NaiveDate>, output: Option<&Path>) -> Result<PathBuf> {
+    let report = gather(out, as_of).await?;
+    let path =
+        output.map_or_else(|| out.join(REPORTS).join(format!("report_{}.html", report.as_of)), Path::to_path_buf);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, html::page(&report)).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Reads the figures of the run as of `as_of` (default: the newest published) under `out`.
+pub async fn gather(out: &Path, as_of: Option<NaiveDate>) -> Result<Report> {
+    let runs = publish::partitions(out, HEALTH);
+    let Some(newest) = runs.last().copied() else {
+        bail!("{} holds no {HEALTH} table: run `vitals run` first", out.display());
+    };
+    let as_of = as_of.unwrap_or(newest);
+    if !runs.contains(&as_of) {
+        let dates: Vec<String> = runs.iter().map(NaiveDate::to_string).collect();
+        bail!("no run as of {as_of} under {}; published runs: {}", out.display(), dates.join(", "));
+    }
+    let previous = runs.iter().rev().find(|d| **d < as_of).copied();
+    let ctx = outputs::register(out).await?;
+    let now = format!("as_of = DATE '{as_of}'");
+    Ok(Report {
+        as_of,
+        previous,
+        portfolio: portfolio(&ctx, as_of, previous).await?,
+        tiers: tiers(&ctx, as_of, previous).await?,
+        histogram: histogram(&ctx, &now).await?,
+        rf_cells: rf_cells(&ctx, &now).await?,
+        dimensions: dimensions(&ctx, &now).await?,
+        movers: movers(&ctx, &now).await?,
+        alerts: alerts(&ctx, &now).await?,
+        churn: churn(&ctx, out, as_of).await?,
+    })
+}
+
+async fn portfolio(ctx: &SessionContext, as_of: NaiveDate, previous: Option<NaiveDate>) -> Result<Vec<(i64, f64)>> {
+    let mut figures = Vec::new();
+    for date in std::iter::once(as_of).chain(previous) {
+        let rows = query(
+            ctx,
+            &format!("SELECT COUNT(*) AS n, AVG(health_score) AS score FROM {HEALTH} WHERE as_of = DATE '{date}'"),
+        )
+        .await?;
+        figures.push((rows.counts("n")?[0], rows.numbers("score")?[0].unwrap_or(f64::NAN)));
+    }
+    Ok(figures)
+}
+
+async fn tiers(ctx: &SessionContext, as_of: NaiveDate, previous: Option<NaiveDate>) -> Result<Vec<(i64, Option<i64>)>> {
+    let before = previous.map_or("NULL".to_string(), |d| format!("DATE '{d}'"));
+    let rows = query(
+        ctx,
+        &format!(
+            "SELECT health_tier, COUNT(*) FILTER (WHERE as_of = DATE '{as_of}') AS now, \
+             COUNT(*) FILTER (WHERE as_of = {before}) AS before \
+             FROM {HEALTH} GROUP BY health_tier"
+        ),
+    )
+    .await?;
+    let (names, now, before) = (rows.text("health_tier")?, rows.counts("now")?, rows.counts("before")?);
+    Ok(TIERS
+        .iter()
+        .map(|tier| {
+            let i = names.iter().position(|n| n == tier);
+            (i.map_or(0, |i| now[i]), previous.map(|_| i.map_or(0, |i| before[i])))
+        })
+        .collect())
+}
+
+async fn histogram(ctx: &SessionContext, now: &str) -> Result<Vec<ScoreBin>> {
+    let last = 100.0 / SCORE_BIN - 1.0;
+    let rows = query(
+        ctx,
+        &format!(
+            "SELECT LEAST(FLOOR(health_score / {SCORE_BIN}), {last}) * {SCORE_BIN} AS bin_from, health_tier, \
+             COUNT(*) AS customers FROM {HEALTH} WHERE {now} AND health_score IS NOT NULL \
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+    )
+    .await?;
+    let (from, tier, customers) = (rows.numbers("bin_from")?, rows.text("health_tier")?, rows.counts("customers")?);
+    Ok(from
+        .into_iter()
+        .zip(tier.into_iter().zip(customers))
+        .map(|(from, (tier, customers))| ScoreBin { from: from.unwrap_or(0.0), tier, customers })
+        .collect())
+}
+
+async fn rf_cells(ctx: &SessionContext, now: &str) -> Result<Vec<RfCell>> {
+    let rows = query(
+        ctx,
+        &format!(
+            "SELECT r_score, f_score, COUNT(*) AS customers, AVG(monetary) AS avg_monetary FROM {HEALTH} \
+             WHERE {now} AND r_score IS NOT NULL AND f_score IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+    )
+    .await?;
+    let (r, f, n, m) =
+        (rows.counts("r_score")?, rows.counts("f_score")?, rows.counts("customers")?, rows.numbers("avg_monetary")?);
+    Ok((0..r.len()).map(|i| RfCell { r: r[i], f: f[i], customers: n[i], avg_monetary: m[i].unwrap_or(0.0) }).collect())
+}
+
+async fn dimensions(ctx: &SessionContext, now: &str) -> Result<Vec<Vec<Option<f64>>>> {
+    let averages: Vec<String> = DIMENSIONS.iter().map(|d| format!("AVG(dim_{d}) AS {d}")).collect();
+    let rows = query(
+        ctx,
+        &format!("SELECT health_tier, {} FROM {HEALTH} WHERE {now} GROUP BY health_tier", averages.join(", ")),
+    )
+    .await?;
+    let names = rows.text("health_tier")?;
+    let columns = DIMENSIONS.iter().map(|d| rows.numbers(d)).collect::<Result<Vec<_>>>()?;
+    Ok(TIERS
+        .iter()
+        .map(|tier| {
+            let i = names.iter().position(|n| n == tier);
+            columns.iter().map(|c| i.and_then(|i| c[i])).collect()
+        })
+        .collect())
+}
+
+async fn movers(ctx: &SessionContext, now: &str) -> Result<Vec<Mover>> {
+    let mut movers = Vec::new();
+    for (sign, order) in [(">", "DESC"), ("<", "ASC")] {
+        let rows = query(
+            ctx,
+            &format!(
+                "SELECT customer_id, name, health_tier, previous_tier, health_score, score_delta FROM {HEALTH} WHERE {now} AND score_delta {sign} 0 \
+                 ORDER BY score_delta {order}, customer_id LIMIT {MOVERS}"
+            ),
+        )
+        .await?;
+        let (ids, names, tiers, before) =
+            (rows.text("customer_id")?, rows.text("name")?, rows.text("health_tier")?, rows.text("previous_tier")?);
+        let (scores, deltas) = (rows.numbers("health_score")?, rows.numbers("score_delta")?);
+        for i in 0..ids.len() {
+            movers.push(Mover {
+                customer_id: ids[i].clone(),
+                name: names[i].clone(),
+                tier: tiers[i].clone(),
+                previous_tier: before[i].clone(),
+                score: scores[i].unwrap_or(f64::NAN),
+                delta: deltas[i].unwrap_or(0.0),
+            });
+        }
+    }
+    Ok(movers)
+}
+
+async fn alerts(ctx: &SessionContext, now: &str) -> Result<Vec<AlertCount>> {
+    if !ctx.table_exist("alerts")? {
+        return Ok(Vec::new());
+    }
+    let rows = query(
+        ctx,
+        &format!("SELECT kind, severity, COUNT(*) AS alerts FROM alerts WHERE {now} GROUP BY 1, 2 ORDER BY 1, 2"),
+    )
+    .await?;
+    let (kinds, severities, counts) = (rows.text("kind")?, rows.text("severity")?, rows.counts("alerts")?);
+    Ok(kinds
+        .into_iter()
+        .zip(severities.into_iter().zip(counts))
+        .map(|(kind, (severity, alerts))| AlertCount { kind, severity, alerts })
+        .collect())
+}
+
+async fn churn(ctx: &SessionContext, out: &Path, as_of: NaiveDate) -> Result<Churn> {
+    let metrics = if ctx.table_exist("model_metrics")? {
+        let rows = query(
+            ctx,
+            &format!(
+                "SELECT scorer, metric, value FROM model_metrics WHERE as_of = DATE '{as_of}' \
+                 AND metric IN ('roc_auc', 'pr_auc', 'brier', 'log_loss') ORDER BY scorer DESC, metric"
+            ),
+        )
+        .await?;
+        let (scorers, names, values) = (rows.text("scorer")?, rows.text("metric")?, rows.numbers("value")?);
+        (0..scorers.len()).map(|i| (scorers[i].clone(), names[i].clone(), values[i].unwrap_or(f64::NAN))).collect()
+    } else {
+        Vec::new()
+    };
+    if metrics.is_empty() {
+        return Ok(Churn::Absent(no_model_reason(out, as_of)));
+    }
+    // Columns a partition predates (fpr, tpr) read as null: its curve is then empty.
+    let curve = |metric: &str, x: &str, y: &str| {
+        format!(
+            "SELECT scorer, {x} AS x, {y} AS y FROM model_metrics WHERE as_of = DATE '{as_of}' \
+             AND metric = '{metric}' AND {x} IS NOT NULL AND {y} IS NOT NULL ORDER BY scorer DESC, bin"
+        )
+    };
+    let points = |rows: Rows| -> Result<Vec<(String, f64, f64)>> {
+        let (scorers, x, y) = (rows.text("scorer")?, rows.numbers("x")?, rows.numbers("y")?);
+        Ok((0..scorers.len()).map(|i| (scorers[i].clone(), x[i].unwrap_or(0.0), y[i].unwrap_or(0.0))).collect())
+    };
+    let has_roc = ctx.table("model_metrics").await?.schema().field_with_unqualified_name("fpr").is_ok();
+    let roc = if has_roc { points(query(ctx, &curve("roc_point", "fpr", "tpr")).await?)? } else { Vec::new() };
+    let calibration = points(query(ctx, &curve("calibration", "mean_predicted", "observed_rate")).await?)?;
+    Ok(Churn::Validated { metrics, roc, calibration })
+}
+
+/// Why a run has no validated churn model, from its manifest.
+fn no_model_reason(out: &Path, as_of: NaiveDate) -> String {
+    let manifest = Manifest::read(&out.join("runs").join(as_of.to_string()).join("manifest.json"));
+    match manifest.map(|m| m.churn) {
+        Ok(churn) if churn.status == "reused" => {
+            "This run scored churn risk with a saved model; its validation is in the report of the run that \
+             trained it."
+                .to_string()
+        }
+        Ok(churn) if churn.status == "trained" => {
+            "The churn model was trained, but the history did not allow testing it on a later date.".to_string()
+        }
+        Ok(churn) if churn.status == "disabled" => "Churn scoring is switched off in the pipeline file.".to_string(),
+        Ok(churn) => format!(
+            "No churn model was trained for this run: {}.",
+            churn.reason.unwrap_or_else(|| "not enough history".to_string())
+        ),
+        Err(_) => "No churn model validation was published for this run.".to_string(),
+    }
+}
+
+/// A query's result, read column by column.
+struct Rows(Vec<RecordBatch>);
+
+async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows> {
+    let frame = ctx.sql(sql).await.with_context(|| format!("the report's query does not plan: {sql}"))?;
+    Ok(Rows(frame.collect().await.with_context(|| format!("the report's query failed: {sql}"))?))
+}
+
+impl Rows {
+    fn arrays(&self, column: &str) -> Result<Vec<&ArrayRef>> {
+        self.0.iter().map(|b| b.column_by_name(column).with_context(|| format!("no column {column}"))).collect()
+    }
+
+    fn text(&self, column: &str) -> Result<Vec<String>> {
+        let mut values = Vec::new();
+        for array in self.arrays(column)? {
+            values.extend(text_column(array)?);
+        }
+        Ok(values)
+    }
+
+    fn numbers(&self, column: &str) -> Result<Vec<Option<f64>>> {
+        let mut values = Vec::new();
+        for array in self.arrays(column)? {
+            values.extend(cast(array, &DataType::Float64)?.as_primitive::<Float64Type>().iter());
+        }
+        Ok(values)
+    }
+
+    fn counts(&self, column: &str) -> Result<Vec<i64>> {
+        Ok(self.numbers(column)?.into_iter().map(|v| v.unwrap_or(0.0) as i64).collect())
+    }
+}
