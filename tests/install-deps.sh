@@ -17,5 +17,5 @@ if [ -n "$missing" ]; then
 fi
 
 if [ -f tests/requirements.txt ]; then
-    python3 -m pip install -r tests/requirements.txt
+    python3 -m pip install --quiet -r tests/requirements.txt
 fi
