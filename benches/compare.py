@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""vitals vs DuckDB on the same nightly job, at several portfolio sizes.
+
+    python3 benches/compare.py --customers 10000,100000,1000000 --runs 5
+
+For each size: generate the exports once with `vitals sample-data` (kept in --work and
+reused), write a pipeline file for them (pipelines/sample.toml with absolute paths and the
+churn model off), then run `vitals run` and benches/duckdb_nightly.py alternately, each into
+a fresh output folder, each timed by `/usr/bin/time -v`. Prints markdown: median wall time,
+CPU time (user + sys, children included) and peak RSS per tool, vitals' seconds per stage
+from its run manifest, and a check at the smallest size that both computed the same scores.
+
+The comparison is the same work on both sides (see the header of duckdb_nightly.sql for the
+differences): vitals runs with `[churn] enabled = false`, as the DuckDB job has no churn
+model. --with-churn also times vitals with its churn model, for scale, outside the ratio.
+Each tool runs with its defaults (both may use every core). The order alternates every
+round so that neither tool always runs first, after --warmup untimed rounds.
+"""
+
+import argparse
+import functools
+import json
+import math
+import os
+import pathlib
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import tomllib
+from typing import Callable, NamedTuple
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+PIPELINE = REPO / "pipelines" / "sample.toml"
+DUCKDB_JOB = REPO / "benches" / "duckdb_nightly.py"
+TIME = "/usr/bin/time"
+# The pipeline's as-of date: vitals reads it there, sample-data ends on it, DuckDB is told it.
+AS_OF = str(tomllib.loads(PIPELINE.read_text(encoding="utf-8"))["run"]["as_of"])
+STAGES = ["ingest", "transform", "model", "publish"]
+# Published tables compared by row count in the sanity check (customer_health in detail).
+OTHER_TABLES = ["customer_metrics", "kpis", "alerts", "rejects"]
+
+
+def default_vitals() -> pathlib.Path:
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", "target"))
+    return (target if target.is_absolute() else REPO / target) / "release" / "vitals"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", default="10000,100000,1000000", help="comma-separated portfolio sizes")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per tool and size")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds per size first")
+    parser.add_argument("--vitals", type=pathlib.Path, default=default_vitals(),
+                        help="the vitals binary (default: ${CARGO_TARGET_DIR:-target}/release/vitals, "
+                             "a relative target folder taken from the repository root)")
+    parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path(tempfile.gettempdir()) / "vitals-bench",
+                        help="where exports are generated (and reused) and runs write")
+    parser.add_argument("--seed", type=int, default=42, help="sample-data seed")
+    parser.add_argument("--with-churn", action="store_true", help="also time vitals with its churn model")
+    args = parser.parse_args()
+    args.customers = [int(n.replace("_", "")) for n in args.customers.split(",")]
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    for tool in (args.vitals, pathlib.Path(TIME)):
+        if not os.access(tool, os.X_OK):
+            parser.error(f"{tool} is not an executable file")
+    if shutil.which("iconv") is None:
+        parser.error("iconv is not on PATH (the DuckDB job converts the GBK export with it)")
+    args.vitals = args.vitals.resolve()
+    args.work = args.work.resolve()
+    return args
+
+
+def exports(vitals: pathlib.Path, work: pathlib.Path, customers: int, seed: int) -> pathlib.Path:
+    """The exports of `customers` customers, generated once: an interrupted generation is
+    left in a .partial folder and never reused."""
+    data = work / f"data-{customers}-seed{seed}"
+    if not data.is_dir():
+        partial = data.with_name(data.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run([str(vitals), "sample-data", "--quiet", "--customers", str(customers), "--seed", str(seed),
+                        "--end", AS_OF, "--out", str(partial)], check=True)
+        partial.rename(data)
+    return data
+
+
+@functools.cache
+def pipeline_file(work: pathlib.Path, data: pathlib.Path, churn: bool) -> pathlib.Path:
+    """pipelines/sample.toml pointing at `data` and the repository's sql/, churn model on or off."""
+    text = PIPELINE.read_text(encoding="utf-8")
+    text = re.sub(r'^(path = )"\.\./sample_data/([^"]+)"', lambda m: f'{m[1]}"{data / m[2]}"', text, flags=re.M)
+    text = re.sub(r'^(sql_dir = )"[^"]+"', lambda m: f'{m[1]}"{REPO / "sql"}"', text, flags=re.M)
+    text += f"\n[churn]\nenabled = {'true' if churn else 'false'}\n"
+    sources = tomllib.loads(text)["sources"]  # also refuses a second [churn] table
+    missing = [s["path"] for s in sources.values() if not pathlib.Path(s["path"]).is_file()]
+    if missing:
+        sys.exit(f"{PIPELINE} no longer maps onto the sample-data exports: missing {missing}")
+    path = work / f"{data.name}-churn-{'on' if churn else 'off'}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def timed(command: list[str], out: pathlib.Path, log: pathlib.Path) -> dict:
+    """Runs `command` under /usr/bin/time -v; its wall and CPU seconds and peak RSS."""
+    shutil.rmtree(out, ignore_errors=True)
+    report = log.with_suffix(".time")
+    with log.open("wb") as stderr:
+        done = subprocess.run([TIME, "-v", "-o", str(report), *command], stdout=subprocess.DEVNULL, stderr=stderr)
+    if done.returncode != 0:
+        sys.exit(f"failed (exit {done.returncode}): {' '.join(command)}\n{log.read_text(errors='replace')[-3000:]}")
+    fields = dict(line.strip().rsplit(": ", 1) for line in report.read_text().splitlines() if ": " in line)
+    wall = 0.0
+    for part in fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":"):
+        wall = wall * 60 + float(part)
+    return {
+        "wall": wall,
+        "cpu": float(fields["User time (seconds)"]) + float(fields["System time (seconds)"]),
+        "rss_mib": int(fields["Maximum resident set size (kbytes)"]) / 1024,
+    }
+
+
+class Tool(NamedTuple):
+    name: str
+    command: Callable[[pathlib.Path, pathlib.Path], list[str]]  # (exports, output folder) → argv
+    stages: bool  # writes a vitals manifest with stage_seconds
+
+
+def run_size(args, customers: int, tools: list[Tool]) -> dict:
+    data = exports(args.vitals, args.work, customers, args.seed)
+    runs = args.work / "runs" / str(customers)
+    runs.mkdir(parents=True, exist_ok=True)
+    results = {t.name: [] for t in tools}
+    stage_seconds = {t.name: [] for t in tools}
+    outs = {}
+    for round_ in range(args.warmup + args.runs):
+        # alternate which tool goes first, so order effects (cache, heat) fall on both
+        order = tools if round_ % 2 == 0 else tools[::-1]
+        for tool in order:
+            slug = tool.name.replace(" ", "-")
+            out = outs[tool.name] = runs / slug
+            measured = timed(tool.command(data, out), out, runs / f"{slug}.log")
+            if round_ < args.warmup:
+                continue
+            results[tool.name].append(measured)
+            if tool.stages:
+                manifest = json.loads((out / "runs" / AS_OF / "manifest.json").read_text())
+                stage_seconds[tool.name].append(manifest["stage_seconds"])
+            print(f"  {customers:>9,} customers, run {round_ - args.warmup + 1}/{args.runs}, {tool.name}: "
+                  f"{measured['wall']:.2f} s", file=sys.stderr)
+    return {"data": data, "results": results, "stages": stage_seconds, "outs": outs}
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def size_mib(folder: pathlib.Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+
+
+def scaling(name: str, sizes: list[int], walls: list[float]) -> str:
+    steps = [f"{a:,}→{b:,} ×{wb / wa:.1f}" for a, b, wa, wb in zip(sizes, sizes[1:], walls, walls[1:])]
+    exponent = math.log(walls[-1] / walls[0]) / math.log(sizes[-1] / sizes[0])
+    return f"- {name}: wall time {'; '.join(steps)} (∝ customers^{exponent:.2f})"
+
+
+def sanity_check(vitals_out: pathlib.Path, duckdb_out: pathlib.Path) -> None:
+    """Both runs' outputs side by side: tier counts, mean score, table sizes, and how many
+    customers got the very same score, tier and RFM cell."""
+    import duckdb  # the DuckDB job needs it anyway; the rest of this script is stdlib only
+
+    con = duckdb.connect()
+
+    def table(out: pathlib.Path, name: str) -> str:
+        return f"read_parquet('{out / name}/*/*.parquet', hive_partitioning = false)"
+
+    def figures(out: pathlib.Path) -> list:
+        health = table(out, "customer_health")
+        row = con.sql(f"""
+            SELECT COUNT(*), ROUND(AVG(health_score), 4),
+                   COUNT(*) FILTER (WHERE health_tier = 'healthy'), COUNT(*) FILTER (WHERE health_tier = 'sub_healthy'),
+                   COUNT(*) FILTER (WHERE health_tier = 'at_risk'), COUNT(*) FILTER (WHERE health_tier = 'lost')
+            FROM {health}
+        """).fetchall()[0]
+        return [*row, *(con.sql(f"SELECT COUNT(*) FROM {table(out, t)}").fetchall()[0][0] for t in OTHER_TABLES)]
+
+    labels = ["customers", "mean health_score", "healthy", "sub_healthy", "at_risk", "lost",
+              *(f"{t} rows" for t in OTHER_TABLES)]
+    print("| | vitals | DuckDB |\n|---|---:|---:|")
+    for label, a, b in zip(labels, figures(vitals_out), figures(duckdb_out)):
+        print(f"| {label} | {a} | {b} |")
+    total, score, tier, cell, worst = con.sql(f"""
+        SELECT
+            COUNT(*),
+            COUNT(*) FILTER (WHERE v.health_score IS NOT DISTINCT FROM d.health_score),
+            COUNT(*) FILTER (WHERE v.health_tier = d.health_tier),
+            COUNT(*) FILTER (WHERE v.rfm_cell = d.rfm_cell),
+            COALESCE(MAX(ABS(v.health_score - d.health_score)), 0)
+        FROM {table(vitals_out, "customer_health")} AS v
+        FULL JOIN {table(duckdb_out, "customer_health")} AS d USING (customer_id)
+    """).fetchall()[0]
+    print(f"\nPer customer (full join on customer_id): {score:,} of {total:,} have the same health_score, "
+          f"{tier:,} the same tier, {cell:,} the same RFM cell; largest health_score difference {worst:g}.")
+    total, same, value_diff, score_diff = con.sql(f"""
+        SELECT
+            COUNT(*),
+            COUNT(*) FILTER (WHERE v.value IS NOT DISTINCT FROM d.value AND v.score IS NOT DISTINCT FROM d.score),
+            COALESCE(MAX(ABS(v.value - d.value) / GREATEST(ABS(v.value), 1)), 0),
+            COALESCE(MAX(ABS(v.score - d.score)), 0)
+        FROM {table(vitals_out, "customer_metrics")} AS v
+        FULL JOIN {table(duckdb_out, "customer_metrics")} AS d USING (customer_id, metric)
+    """).fetchall()[0]
+    # Sums of floats in another order differ in their last bits; rounded scores do not.
+    print(f"Per metric (full join on customer_id, metric): {same:,} of {total:,} have bit-identical value and score; "
+          f"largest relative value difference {value_diff:.1e}, largest score difference {score_diff:.1e}.")
+
+
+def main() -> None:
+    args = parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    def vitals(churn: bool):
+        def command(data: pathlib.Path, out: pathlib.Path) -> list[str]:
+            return [str(args.vitals), "run", str(pipeline_file(args.work, data, churn)), "--out", str(out), "--quiet"]
+        return command
+
+    def duckdb_job(data: pathlib.Path, out: pathlib.Path) -> list[str]:
+        return [sys.executable, str(DUCKDB_JOB), "--data", str(data), "--out", str(out), "--as-of", AS_OF]
+
+    tools = [Tool("vitals", vitals(False), True), Tool("DuckDB", duckdb_job, False)]
+    if args.with_churn:
+        tools.append(Tool("vitals churn", vitals(True), True))
+
+    duckdb_version = subprocess.run([sys.executable, "-c", "import duckdb; print(duckdb.__version__)"],
+                                    capture_output=True, text=True, check=True).stdout.strip()
+    vitals_version = subprocess.run([str(args.vitals), "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"# vitals vs DuckDB, as of {AS_OF}\n")
+    print(f"{vitals_version} ({args.vitals}), DuckDB {duckdb_version}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, {platform.platform()}. Median of {args.runs} runs after {args.warmup} warm-up "
+          f"round(s); wall in seconds (min–max), CPU = user + sys seconds, RSS = peak resident MiB. "
+          f"`vitals` runs with its churn model off, as the DuckDB job (benches/duckdb_nightly.sql) has none"
+          f"{'; `vitals churn` with it on, for scale' if args.with_churn else ''}.\n")
+
+    sizes = sorted(args.customers)
+    measured = {n: run_size(args, n, tools) for n in sizes}
+
+    header = ["customers", "exports MiB"]
+    for t in tools:
+        header += [f"{t.name} wall", f"{t.name} CPU", f"{t.name} RSS"]
+    header.append("vitals / DuckDB wall")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---:|" * len(header))
+    for n in sizes:
+        m = measured[n]
+        cells = [f"{n:,}", f"{size_mib(m['data']):,.0f}"]
+        for t in tools:
+            runs = m["results"][t.name]
+            walls = [r["wall"] for r in runs]
+            cells += [f"{median(runs, 'wall'):.2f} ({min(walls):.2f}–{max(walls):.2f})",
+                      f"{median(runs, 'cpu'):.2f}", f"{median(runs, 'rss_mib'):,.0f}"]
+        cells.append(f"{median(m['results']['vitals'], 'wall') / median(m['results']['DuckDB'], 'wall'):.2f}")
+        print("| " + " | ".join(cells) + " |")
+
+    if len(sizes) > 1:
+        print("\nScaling:")
+        for t in tools:
+            print(scaling(t.name, sizes, [median(measured[n]["results"][t.name], "wall") for n in sizes]))
+
+    for t in (t for t in tools if t.stages):
+        print(f"\n{t.name}: median seconds per stage (manifest stage_seconds); other = wall minus the stages: "
+              f"process start-up, lock, staging, commit and manifest.\n")
+        print("| customers | " + " | ".join(STAGES) + " | other | wall |\n|" + "---:|" * (len(STAGES) + 3))
+        for n in sizes:
+            per_stage = [statistics.median(s[stage] for s in measured[n]["stages"][t.name]) for stage in STAGES]
+            wall = median(measured[n]["results"][t.name], "wall")
+            cells = [*per_stage, wall - sum(per_stage), wall]
+            print(f"| {n:,} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+
+    print(f"\nSanity check at {sizes[0]:,} customers, on the last run of each tool:\n")
+    sanity_check(measured[sizes[0]]["outs"]["vitals"], measured[sizes[0]]["outs"]["DuckDB"])
+
+
+if __name__ == "__main__":
+    main()
