@@ -22,11 +22,24 @@ known AS (
     FROM customer_features AS f
     JOIN sources AS s ON s.source = 'activities' AND s.present
     LEFT JOIN per_customer AS pc ON pc.customer_id = f.customer_id
+),
+-- One pass: each customer's figures are crossed with the list of metrics. (A UNION ALL of
+-- one SELECT per metric over `known` would aggregate the activities once per metric.)
+metrics AS (
+    SELECT * FROM (VALUES ('touch_frequency'), ('response_hours'), ('decision_maker_reach'), ('days_since_last_touch'))
+        AS v(metric)
+),
+measured AS (
+    SELECT
+        k.customer_id,
+        m.metric,
+        CASE m.metric
+            WHEN 'touch_frequency' THEN CAST(COALESCE(k.recent_touches, 0) AS DOUBLE)
+            WHEN 'response_hours' THEN CAST(k.response_hours AS DOUBLE)
+            WHEN 'decision_maker_reach' THEN CAST(k.executive_share AS DOUBLE)
+            WHEN 'days_since_last_touch' THEN CAST(k.days_since_last AS DOUBLE)
+        END AS value
+    FROM metrics AS m
+    CROSS JOIN known AS k
 )
-SELECT customer_id, 'touch_frequency' AS metric, CAST(COALESCE(recent_touches, 0) AS DOUBLE) AS value FROM known
-UNION ALL
-SELECT customer_id, 'response_hours', CAST(response_hours AS DOUBLE) FROM known WHERE response_hours IS NOT NULL
-UNION ALL
-SELECT customer_id, 'decision_maker_reach', CAST(executive_share AS DOUBLE) FROM known WHERE executive_share IS NOT NULL
-UNION ALL
-SELECT customer_id, 'days_since_last_touch', CAST(days_since_last AS DOUBLE) FROM known WHERE days_since_last IS NOT NULL
+SELECT customer_id, metric, value FROM measured WHERE value IS NOT NULL

@@ -30,11 +30,21 @@ revenue AS (
         i.customer_id,
         SUM(i.amount) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS period_revenue,
         SUM(i.amount) FILTER (WHERE i.invoice_date <= p.as_of - p.window_days
-                                AND i.invoice_date > p.as_of - 2 * p.window_days) AS prior_revenue,
-        COUNT(DISTINCT CASE WHEN i.invoice_date > p.as_of - p.window_days THEN i.product_line END) AS product_lines
+                                AND i.invoice_date > p.as_of - 2 * p.window_days) AS prior_revenue
     FROM invoices AS i
     CROSS JOIN params AS p
     GROUP BY i.customer_id
+),
+-- Counted from distinct pairs: COUNT(DISTINCT …) per customer keeps a hash set each.
+lines AS (
+    SELECT customer_id, COUNT(*) AS product_lines
+    FROM (
+        SELECT DISTINCT i.customer_id, i.product_line
+        FROM invoices AS i
+        CROSS JOIN params AS p
+        WHERE i.invoice_date > p.as_of - p.window_days AND i.product_line IS NOT NULL
+    ) AS d
+    GROUP BY customer_id
 ),
 facts AS (
     SELECT
@@ -56,12 +66,13 @@ facts AS (
         COALESCE(r.period_revenue, 0) AS period_revenue,
         COALESCE(r.prior_revenue, 0) AS prior_revenue,
         f.first_invoice_date > p.as_of - p.window_days AS new_customer,
-        COALESCE(r.product_lines, 0) AS product_lines
+        COALESCE(l.product_lines, 0) AS product_lines
     FROM customer_health AS h
     JOIN customer_features AS f ON f.customer_id = h.customer_id
     CROSS JOIN params AS p
     LEFT JOIN answers AS a ON a.customer_id = h.customer_id
     LEFT JOIN revenue AS r ON r.customer_id = h.customer_id
+    LEFT JOIN lines AS l ON l.customer_id = h.customer_id
 ),
 -- Each customer once per grouping. A join with the list of groupings reads facts once; a
 -- UNION of five SELECTs over it would compute facts (and scan the invoices) five times.

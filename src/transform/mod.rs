@@ -166,9 +166,19 @@ async fn execute(
         )
     })?;
 
+    // A model's table is dropped once the last model reading it has run, unless it was
+    // asked for: memory holds the tables in use, not every table of the run.
+    let last_reader = |name: &str| needed.iter().rposition(|m| m.depends_on.contains(name));
+    let done_with: Vec<Vec<String>> = (0..needed.len())
+        .map(|i| {
+            let read_last_here =
+                |m: &&models::Model| !wanted.contains(&m.name.as_str()) && last_reader(&m.name) == Some(i);
+            needed.iter().filter(read_last_here).map(|m| m.name.clone()).collect()
+        })
+        .collect();
     let mut results = Vec::new();
     let mut seconds = BTreeMap::new();
-    for model in needed {
+    for (i, model) in needed.into_iter().enumerate() {
         let started = std::time::Instant::now();
         let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", located(&model.path, &e)))?;
         let planned: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
@@ -183,7 +193,12 @@ async fn execute(
         let took = started.elapsed().as_secs_f64();
         tracing::debug!(model = model.name, seconds = took, "SQL model done");
         seconds.insert(model.name.clone(), took);
-        results.push(Table { name: model.name, schema, batches });
+        if wanted.contains(&model.name.as_str()) {
+            results.push(Table { name: model.name, schema, batches });
+        }
+        for name in &done_with[i] {
+            ctx.deregister_table(name.as_str())?;
+        }
     }
     Ok((ctx, results, seconds))
 }
