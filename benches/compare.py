@@ -8,7 +8,8 @@ reused), write a pipeline file for them (pipelines/sample.toml with absolute pat
 churn model off), then run `vitals run` and benches/duckdb_nightly.py alternately, each into
 a fresh output folder, each timed by `/usr/bin/time -v`. Prints markdown: median wall time,
 CPU time (user + sys, children included) and peak RSS per tool, vitals' seconds per stage
-from its run manifest, and a check at the smallest size that both computed the same scores.
+from its run manifest, the analyst's re-score (`vitals score`) on vitals' last output, and a
+check at the smallest size that both computed the same scores.
 
 The comparison is the same work on both sides (see the header of duckdb_nightly.sql for the
 differences): vitals runs with `[churn] enabled = false`, as the DuckDB job has no churn
@@ -279,6 +280,16 @@ def main() -> None:
             wall = median(measured[n]["results"][t.name], "wall")
             cells = [*per_stage, wall - sum(per_stage), wall]
             print(f"| {n:,} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+
+    print("\nAnalyst re-score (`vitals score`: the SQL models over the last run's bronze tables, no exports "
+          "read), median of the same number of runs:\n")
+    print("| customers | wall | CPU | RSS |\n|---:|---:|---:|---:|")
+    for n in sizes:
+        out = measured[n]["outs"]["vitals"]
+        command = [str(args.vitals), "score", str(pipeline_file(args.work, measured[n]["data"], False)),
+                   "--out", str(out), "--quiet"]
+        runs = [timed(command, out / "drafts", args.work / "runs" / str(n) / "score.log") for _ in range(args.runs)]
+        print(f"| {n:,} | {median(runs, 'wall'):.2f} | {median(runs, 'cpu'):.2f} | {median(runs, 'rss_mib'):,.0f} |")
 
     print(f"\nSanity check at {sizes[0]:,} customers, on the last run of each tool:\n")
     sanity_check(measured[sizes[0]]["outs"]["vitals"], measured[sizes[0]]["outs"]["DuckDB"])
