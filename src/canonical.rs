@@ -3,7 +3,17 @@
 //! This catalog is the one place that says which sources exist, which fields they carry,
 //! how each field is typed and validated, and which date places a row in time. The pipeline
 //! file is checked against it, ingest types rows by it, and the transform lane registers
-//! empty tables of this shape for sources a pipeline leaves out.
+//! empty tables of this shape for sources a pipeline leaves out. It also names what the
+//! lanes hand each other on the way out: the scored-customers table and the churn columns.
+
+use datafusion::arrow::datatypes::DataType;
+
+/// The published table of scored customers, which the model lane adds its columns to.
+pub const HEALTH: &str = "customer_health";
+
+/// The columns the model lane appends to customer_health, in order.
+pub const CHURN_COLUMNS: [(&str, DataType); 3] =
+    [("churn_risk", DataType::Float64), ("risk_band", DataType::Utf8), ("top_risk_drivers", DataType::Utf8)];
 
 /// How a canonical field is typed in bronze Parquet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Local, NaiveDate};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::canonical;
+use crate::canonical::{self, HEALTH};
 use crate::config::Pipeline;
 use crate::ingest;
 use crate::model::{self, ModelChoice};
@@ -48,8 +48,6 @@ impl RunSettings {
 
 /// Name of the rejects output table.
 pub const REJECTS: &str = "rejects";
-/// The table the churn columns are added to.
-pub const HEALTH: &str = "customer_health";
 /// The file a failed run leaves next to the manifests, and a good run removes.
 const FAILURE: &str = "failure.json";
 

@@ -9,10 +9,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 
+use crate::canonical::HEALTH;
 use crate::config::Pipeline;
 use crate::model::{self, ModelChoice};
 use crate::publish;
-use crate::run::{self, HEALTH};
+use crate::run;
 use crate::transform;
 
 /// What a re-score computed.

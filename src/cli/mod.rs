@@ -285,10 +285,10 @@ fn diff_against(
     let out = RunSettings::resolve(&pipeline, None, out, false)?.out;
     let (before, label, as_of) = match against.parse::<NaiveDate>() {
         Ok(date) => {
-            let file = crate::publish::published_file(&out, run::HEALTH, date);
+            let file = crate::publish::published_file(&out, crate::canonical::HEALTH, date);
             if !file.exists() {
                 let dates: Vec<String> =
-                    crate::publish::partitions(&out, run::HEALTH).iter().map(|d| d.to_string()).collect();
+                    crate::publish::partitions(&out, crate::canonical::HEALTH).iter().map(|d| d.to_string()).collect();
                 anyhow::bail!(
                     "--against {date}: no customer_health was published as of {date} under {}; published dates: {}",
                     out.display(),
@@ -310,9 +310,9 @@ fn diff_against(
         print_rescored(&rescored, &pipeline);
         println!();
     }
-    let after = rescored
-        .draft(run::HEALTH)
-        .with_context(|| format!("the pipeline {} does not publish {}", pipeline.file.display(), run::HEALTH))?;
+    let after = rescored.draft(crate::canonical::HEALTH).with_context(|| {
+        format!("the pipeline {} does not publish {}", pipeline.file.display(), crate::canonical::HEALTH)
+    })?;
     let diff = reader()?.block_on(crate::transform::diff::compare(&before, after))?;
     let now = format!("current rules as of {}", rescored.as_of);
     print!("{}", diff::render(&diff, &label, &now, limit));

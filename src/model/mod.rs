@@ -356,15 +356,11 @@ pub fn newest_saved(out: &Path, as_of: NaiveDate) -> Option<PathBuf> {
     dates.into_iter().rfind(|d| *d <= as_of).map(|d| artifact_path(out, d)).filter(|p| p.exists())
 }
 
-/// The columns the model lane appends to customer_health, in order.
-pub const CHURN_COLUMNS: [(&str, DataType); 3] =
-    [("churn_risk", DataType::Float64), ("risk_band", DataType::Utf8), ("top_risk_drivers", DataType::Utf8)];
-
 /// `customer_health` with churn_risk, risk_band and top_risk_drivers appended (null for
 /// customers not scored: lost ones, or all when there is no model).
 pub fn attach(health: &Table, scores: &HashMap<String, (f64, &'static str, String)>) -> Result<Table> {
     let mut fields: Vec<Field> = health.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.extend(CHURN_COLUMNS.iter().map(|(name, kind)| Field::new(*name, kind.clone(), true)));
+    fields.extend(crate::canonical::CHURN_COLUMNS.iter().map(|(name, kind)| Field::new(*name, kind.clone(), true)));
     let schema = Arc::new(Schema::new(fields));
     let mut batches = Vec::new();
     for batch in &health.batches {

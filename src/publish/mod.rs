@@ -139,6 +139,9 @@ fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Res
     Ok(rows)
 }
 
+/// The folder under the output directory `vitals report` writes to (not a table).
+pub const REPORTS: &str = "reports";
+
 /// Folder of the drafts: tables `vitals score` computed with the current rules, laid out
 /// like published tables but never read by a run and never part of the published contract.
 pub const DRAFTS: &str = "drafts";

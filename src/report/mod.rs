@@ -16,20 +16,16 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::prelude::SessionContext;
 
+use crate::canonical::HEALTH;
 use crate::model::dataset::text_column;
-use crate::publish::{self, Manifest};
+use crate::publish::{self, Manifest, REPORTS};
 use crate::transform::outputs;
-
-/// The folder under the output directory the reports go to (not a table).
-pub const REPORTS: &str = "reports";
-
-const HEALTH: &str = "customer_health";
 
 /// The health tiers, best first.
 pub const TIERS: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
 
 /// The dimensions, in the order of the `dim_<dimension>` columns of customer_health.
-pub const DIMENSIONS: [&str; 5] = ["value", "engagement", "satisfaction", "relationship", "risk"];
+pub use crate::config::scoring::DIMENSIONS;
 
 /// How many customers the report lists as moving most, each way.
 const MOVERS: usize = 8;

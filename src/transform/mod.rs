@@ -256,7 +256,8 @@ pub async fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelChe
     let mut all = models::load(&pipeline.sql_dir)?;
     all.sort_by_key(|m| m.after_model);
     for model in all {
-        let reads = |name: &str| model.depends_on.contains(name) || (model.after_model && name == crate::run::HEALTH);
+        let reads =
+            |name: &str| model.depends_on.contains(name) || (model.after_model && name == crate::canonical::HEALTH);
         let failed: Vec<&str> =
             checks.iter().filter(|c| c.planned.is_err() && reads(&c.model)).map(|c| c.model.as_str()).collect();
         let planned = if !failed.is_empty() {
@@ -271,7 +272,7 @@ pub async fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelChe
             match ctx.sql(&model.sql).await {
                 Ok(frame) => {
                     ctx.register_table(model.name.as_str(), frame.into_view())?;
-                    if model.name == crate::run::HEALTH {
+                    if model.name == crate::canonical::HEALTH {
                         register_scored_shape(&ctx).await?;
                     }
                     Ok(())
@@ -287,11 +288,11 @@ pub async fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelChe
 
 /// `scored_health` for planning: customer_health's columns plus the churn columns.
 async fn register_scored_shape(ctx: &SessionContext) -> Result<()> {
-    let churn: Vec<String> = crate::model::CHURN_COLUMNS
+    let churn: Vec<String> = crate::canonical::CHURN_COLUMNS
         .iter()
         .map(|(name, kind)| format!("CAST(NULL AS {}) AS \"{name}\"", sql_type(kind)))
         .collect();
-    let sql = format!("SELECT *, {} FROM {}", churn.join(", "), crate::run::HEALTH);
+    let sql = format!("SELECT *, {} FROM {}", churn.join(", "), crate::canonical::HEALTH);
     ctx.register_table(models::SCORED, ctx.sql(&sql).await?.into_view())?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 /// Folders under the output directory that are not tables.
-const NOT_TABLES: [&str; 6] = ["runs", "models", "bronze", crate::publish::DRAFTS, crate::report::REPORTS, ".staging"];
+const NOT_TABLES: [&str; 6] = ["runs", "models", "bronze", crate::publish::DRAFTS, crate::publish::REPORTS, ".staging"];
 
 /// A context with every table published under `out` registered by name.
 pub async fn register(out: &Path) -> Result<SessionContext> {
