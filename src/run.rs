@@ -226,9 +226,8 @@ fn count_by(table: &transform::Table, column: &str) -> Result<BTreeMap<String, u
     let mut counts = BTreeMap::new();
     for batch in &table.batches {
         let values = batch.column_by_name(column).with_context(|| format!("{} has no column {column}", table.name))?;
-        let values = datafusion::arrow::compute::cast(values, &datafusion::arrow::datatypes::DataType::Utf8)?;
-        for value in datafusion::arrow::array::AsArray::as_string::<i32>(&values).iter().flatten() {
-            *counts.entry(value.to_string()).or_insert(0) += 1;
+        for value in transform::rows::text_column(values)? {
+            *counts.entry(value).or_insert(0) += 1;
         }
     }
     Ok(counts)

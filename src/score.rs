@@ -83,14 +83,15 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut transformed = runtime.block_on(transform::run(pipeline, as_of, &inputs, also))?;
 
-    if let (Some(path), Some(features)) = (&saved, transformed.also.first()) {
-        let lane = model::Lane { pipeline, as_of, runtime: &runtime, bronze_file: &bronze, out };
-        let churn = model::run(&lane, &ModelChoice::File(path.clone()), features)?;
-        if let Some(health) = transformed.published.iter_mut().find(|t| t.name == HEALTH) {
-            *health = model::attach(health, &churn.scores)?;
+    let scores = match (&saved, transformed.also.first()) {
+        (Some(path), Some(features)) => {
+            let lane = model::Lane { pipeline, as_of, runtime: &runtime, bronze_file: &bronze, out };
+            model::run(&lane, &ModelChoice::File(path.clone()), features)?.scores
         }
-    } else if let Some(health) = transformed.published.iter_mut().find(|t| t.name == HEALTH) {
-        *health = model::attach(health, &Default::default())?;
+        _ => Default::default(),
+    };
+    if let Some(health) = transformed.published.iter_mut().find(|t| t.name == HEALTH) {
+        *health = model::attach(health, &scores)?;
     }
 
     let mut drafts = Vec::new();

@@ -64,7 +64,7 @@ fn movers(text: &mut String, diff: &Diff, limit: usize) {
             text,
             "{:<12} {} {:<12} {:<12} {:>8} {:>8} {:>8}",
             m.customer_id,
-            pad(m.name.as_deref().unwrap_or(""), 28),
+            pad(&m.name, 28),
             m.from_tier,
             m.to_tier,
             score(m.before),
@@ -152,7 +152,7 @@ mod tests {
             ],
             moved: vec![Moved {
                 customer_id: "C1".into(),
-                name: Some("Acme".into()),
+                name: "Acme".into(),
                 from_tier: "healthy".into(),
                 to_tier: "sub_healthy".into(),
                 before: Some(86.0),

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use ndarray::Array2;
 
+use crate::transform::rows::text_column;
 use crate::transform::Table;
 
 /// Customers as rows, features as columns.
@@ -40,12 +41,6 @@ pub fn features(table: &Table) -> Result<Features> {
         offset += batch.num_rows();
     }
     Ok(Features { customers, names, x })
-}
-
-/// A column as text, one string per row (empty where missing).
-pub fn text_column(column: &dyn Array) -> Result<Vec<String>> {
-    let text = cast(column, &DataType::Utf8)?;
-    Ok(text.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect())
 }
 
 /// A date column per customer (None where missing).

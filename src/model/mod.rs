@@ -5,7 +5,7 @@
 //! model evaluated as of that date), become an ndarray matrix here, and predictions go back
 //! as Arrow columns of `customer_health`: churn_risk, risk_band, top_risk_drivers.
 
-pub(crate) mod dataset;
+mod dataset;
 pub mod evaluation;
 pub mod logistic;
 
@@ -364,8 +364,9 @@ pub fn attach(health: &Table, scores: &HashMap<String, (f64, &'static str, Strin
     let schema = Arc::new(Schema::new(fields));
     let mut batches = Vec::new();
     for batch in &health.batches {
-        let ids =
-            dataset::text_column(batch.column_by_name("customer_id").context("customer_health needs customer_id")?)?;
+        let ids = crate::transform::rows::text_column(
+            batch.column_by_name("customer_id").context("customer_health needs customer_id")?,
+        )?;
         let found: Vec<Option<&(f64, &str, String)>> = ids.iter().map(|id| scores.get(id)).collect();
         let mut columns = batch.columns().to_vec();
         columns.push(Arc::new(Float64Array::from_iter(found.iter().map(|s| s.map(|s| s.0)))));

@@ -156,11 +156,7 @@ pub fn write_draft(
     batches: &[RecordBatch],
 ) -> Result<(PathBuf, u64)> {
     let file = published_file(&out.join(DRAFTS), table, as_of);
-    let mut tmp = file.clone().into_os_string();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let rows = write_parquet(&tmp, schema, batches)?;
-    std::fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
+    let rows = replace_whole(&file, |tmp| write_parquet(tmp, schema, batches))?;
     Ok((file, rows))
 }
 
@@ -244,15 +240,22 @@ fn sync_folder(dir: &Path) -> Result<()> {
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("a file in a folder");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    replace_whole(path, |tmp| {
+        let mut file = File::create(tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        Ok(file.sync_all()?)
+    })
+}
+
+/// Has `write` fill a temporary file beside `path`, then renames it over `path`, so
+/// readers find the old file or the new one, never half of one.
+fn replace_whole<T>(path: &Path, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    {
-        let mut file = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        std::io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    let written = write(&tmp)?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(written)
 }
 
 /// The as_of dates of a published table's partitions, oldest first.

@@ -11,15 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
-use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::prelude::SessionContext;
 
 use crate::canonical::HEALTH;
-use crate::model::dataset::text_column;
 use crate::publish::{self, Manifest, REPORTS};
 use crate::transform::outputs;
+use crate::transform::rows::{query, Rows};
 
 /// The health tiers, best first.
 pub const TIERS: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
@@ -327,39 +324,5 @@ fn no_model_reason(out: &Path, as_of: NaiveDate) -> String {
             churn.reason.unwrap_or_else(|| "not enough history".to_string())
         ),
         Err(_) => "No churn model validation was published for this run.".to_string(),
-    }
-}
-
-/// A query's result, read column by column.
-struct Rows(Vec<RecordBatch>);
-
-async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows> {
-    let frame = ctx.sql(sql).await.with_context(|| format!("the report's query does not plan: {sql}"))?;
-    Ok(Rows(frame.collect().await.with_context(|| format!("the report's query failed: {sql}"))?))
-}
-
-impl Rows {
-    fn arrays(&self, column: &str) -> Result<Vec<&ArrayRef>> {
-        self.0.iter().map(|b| b.column_by_name(column).with_context(|| format!("no column {column}"))).collect()
-    }
-
-    fn text(&self, column: &str) -> Result<Vec<String>> {
-        let mut values = Vec::new();
-        for array in self.arrays(column)? {
-            values.extend(text_column(array)?);
-        }
-        Ok(values)
-    }
-
-    fn numbers(&self, column: &str) -> Result<Vec<Option<f64>>> {
-        let mut values = Vec::new();
-        for array in self.arrays(column)? {
-            values.extend(cast(array, &DataType::Float64)?.as_primitive::<Float64Type>().iter());
-        }
-        Ok(values)
-    }
-
-    fn counts(&self, column: &str) -> Result<Vec<i64>> {
-        Ok(self.numbers(column)?.into_iter().map(|v| v.unwrap_or(0.0) as i64).collect())
     }
 }

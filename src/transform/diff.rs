@@ -5,10 +5,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+use super::rows::query;
 
 /// Tier of a customer present on one side only.
 pub const ABSENT: &str = "(absent)";
@@ -27,7 +26,8 @@ pub struct Diff {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Moved {
     pub customer_id: String,
-    pub name: Option<String>,
+    /// The customer's name (empty when the CRM has none).
+    pub name: String,
     pub from_tier: String,
     pub to_tier: String,
     pub before: Option<f64>,
@@ -68,54 +68,27 @@ pub async fn compare(before: &Path, after: &Path) -> Result<Diff> {
             .await
             .with_context(|| format!("reading customer_health from {}", path.display()))?;
     }
-    let matrix = collect(&ctx, MATRIX).await?;
-    let moved = collect(&ctx, MOVED).await?;
-    let deltas = collect(&ctx, DELTAS).await?;
-    let mut diff = Diff { matrix: Vec::new(), moved: Vec::new(), deltas: Vec::new() };
-    for batch in &matrix {
-        let (from, to) = (text(batch, 0)?, text(batch, 1)?);
-        let n = cast(batch.column(2), &DataType::Int64)?;
-        for (i, n) in n.as_primitive::<Int64Type>().iter().enumerate() {
-            diff.matrix.push((from[i].clone().unwrap_or_default(), to[i].clone().unwrap_or_default(), n.unwrap_or(0)));
-        }
-    }
-    for batch in &moved {
-        let (ids, names, from, to) = (text(batch, 0)?, text(batch, 1)?, text(batch, 2)?, text(batch, 3)?);
-        let (before, after) = (numbers(batch, 4)?, numbers(batch, 5)?);
-        for i in 0..batch.num_rows() {
-            diff.moved.push(Moved {
-                customer_id: ids[i].clone().unwrap_or_default(),
+    let sides = "does each side have customer_id, name, health_score and health_tier?";
+    let matrix = query(&ctx, MATRIX).await.context(sides)?;
+    let (from, to, n) = (matrix.text("from_tier")?, matrix.text("to_tier")?, matrix.counts("customers")?);
+    let moved = query(&ctx, MOVED).await.context(sides)?;
+    let (ids, names) = (moved.text("customer_id")?, moved.text("name")?);
+    let (before, after) = (moved.numbers("before")?, moved.numbers("after")?);
+    let (moved_from, moved_to) = (moved.text("from_tier")?, moved.text("to_tier")?);
+    Ok(Diff {
+        matrix: from.into_iter().zip(to).zip(n).map(|((f, t), n)| (f, t, n)).collect(),
+        moved: (0..ids.len())
+            .map(|i| Moved {
+                customer_id: ids[i].clone(),
                 name: names[i].clone(),
-                from_tier: from[i].clone().unwrap_or_default(),
-                to_tier: to[i].clone().unwrap_or_default(),
+                from_tier: moved_from[i].clone(),
+                to_tier: moved_to[i].clone(),
                 before: before[i],
                 after: after[i],
-            });
-        }
-    }
-    for batch in &deltas {
-        diff.deltas.extend(numbers(batch, 0)?.into_iter().flatten());
-    }
-    Ok(diff)
-}
-
-async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let frame = ctx
-        .sql(sql)
-        .await
-        .context("comparing customer_health (does each side have customer_id, name, health_score and health_tier?)")?;
-    Ok(frame.collect().await?)
-}
-
-fn text(batch: &RecordBatch, column: usize) -> Result<Vec<Option<String>>> {
-    let values = cast(batch.column(column), &DataType::Utf8)?;
-    Ok(values.as_string::<i32>().iter().map(|v| v.map(String::from)).collect())
-}
-
-fn numbers(batch: &RecordBatch, column: usize) -> Result<Vec<Option<f64>>> {
-    let values = cast(batch.column(column), &DataType::Float64)?;
-    let values = values.as_primitive::<Float64Type>();
-    Ok((0..values.len()).map(|i| values.is_valid(i).then(|| values.value(i))).collect())
+            })
+            .collect(),
+        deltas: query(&ctx, DELTAS).await.context(sides)?.numbers("delta")?.into_iter().flatten().collect(),
+    })
 }
 
 impl Diff {

@@ -16,6 +16,7 @@
 pub mod diff;
 pub mod models;
 pub mod outputs;
+pub mod rows;
 mod rules;
 
 use std::path::{Path, PathBuf};
@@ -168,14 +169,12 @@ async fn execute(
 
     // A model's table is dropped once the last model reading it has run, unless it was
     // asked for: memory holds the tables in use, not every table of the run.
-    let last_reader = |name: &str| needed.iter().rposition(|m| m.depends_on.contains(name));
-    let done_with: Vec<Vec<String>> = (0..needed.len())
-        .map(|i| {
-            let read_last_here =
-                |m: &&models::Model| !wanted.contains(&m.name.as_str()) && last_reader(&m.name) == Some(i);
-            needed.iter().filter(read_last_here).map(|m| m.name.clone()).collect()
-        })
-        .collect();
+    let mut done_with: Vec<Vec<String>> = vec![Vec::new(); needed.len()];
+    for model in needed.iter().filter(|m| !wanted.contains(&m.name.as_str())) {
+        if let Some(last) = needed.iter().rposition(|m| m.depends_on.contains(&model.name)) {
+            done_with[last].push(model.name.clone());
+        }
+    }
     let mut results = Vec::new();
     let mut seconds = BTreeMap::new();
     for (i, model) in needed.into_iter().enumerate() {
