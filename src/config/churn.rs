@@ -37,6 +37,8 @@ pub struct Churn {
     pub step_days: i64,
     pub min_positives: usize,
     pub l2: f64,
+    /// Training rows the fit may use; past it the classes are sampled (see the model lane).
+    pub max_training_rows: usize,
     pub retrain: Retrain,
     pub risk_bands: RiskBands,
 }
@@ -56,6 +58,9 @@ impl Churn {
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
             bail!("{at} l2 must be a number ≥ 0");
+        }
+        if self.max_training_rows < 1000 {
+            bail!("{at} max_training_rows = {}: at least 1000", self.max_training_rows);
         }
         let b = self.risk_bands;
         if !(0.0 < b.medium && b.medium < b.high && b.high <= 1.0) {

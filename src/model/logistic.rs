@@ -1,11 +1,14 @@
 //! The churn model itself: a logistic regression (linfa-logistic) on standardized
-//! features, with rare churners balanced by replication and the intercept corrected back,
-//! so that predicted probabilities keep the real churn rate.
+//! features. The classes are balanced before the fit — rare churners repeated, and past a
+//! row budget the stayers (or both classes) sampled with a fixed seed — and the intercept
+//! is corrected back, so that predicted probabilities keep the real churn rate.
 
 use anyhow::{anyhow, ensure, Result};
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// How many standard deviations from the mean a standardized feature may lie.
@@ -21,43 +24,59 @@ pub struct ChurnModel {
     /// One per feature, on the standardized scale: log-odds per standard deviation.
     pub coefficients: Vec<f64>,
     pub intercept: f64,
-    /// How many times each churner was repeated in training to balance the classes.
-    pub churner_replication: usize,
+    /// How many times each churner was used in training on average: a whole number of
+    /// repeats, or below 1 the sampled share (models saved before sampling call it
+    /// `churner_replication`).
+    #[serde(alias = "churner_replication")]
+    pub churner_rate: f64,
+    /// The share of stayers used in training (1 unless they were sampled).
+    #[serde(default = "all_of_them")]
+    pub stayer_rate: f64,
 }
 
+fn all_of_them() -> f64 {
+    1.0
+}
+
+/// Converged when the gradient of the mean log loss is this small.
+const GRADIENT_TOLERANCE: f64 = 1e-5;
+
+/// Seed of the training sample: the same snapshots give the same rows, so the same model.
+const SAMPLE_SEED: u64 = 0x00C0_FFEE;
+
 impl ChurnModel {
-    /// Fits on raw features `x` (NaN = missing) and outcomes `y` (true = churned).
-    pub fn fit(features: Vec<String>, x: &Array2<f64>, y: &[bool], l2: f64) -> Result<ChurnModel> {
+    /// Fits on raw features `x` (NaN = missing) and outcomes `y` (true = churned), on at most
+    /// about `max_rows` training rows.
+    pub fn fit(features: Vec<String>, x: &Array2<f64>, y: &[bool], l2: f64, max_rows: usize) -> Result<ChurnModel> {
         ensure!(x.nrows() == y.len() && x.ncols() == features.len(), "one row per outcome, one column per feature");
-        let churners = y.iter().filter(|c| **c).count();
-        ensure!(churners > 0 && churners < y.len(), "training needs both churners and stayers");
+        let (churners, stayers): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| y[i]);
+        ensure!(!churners.is_empty() && !stayers.is_empty(), "training needs both churners and stayers");
+        let mut rng = ChaCha8Rng::seed_from_u64(SAMPLE_SEED);
+        // Each class gets the same number of rows, at most half the budget: the larger class
+        // (the stayers, usually) is sampled down to it, the smaller repeated up to it.
+        let per_class = stayers.len().max(churners.len()).min((max_rows / 2).max(1));
+        let (stayer_rows, stayer_rate) = balanced(&stayers, per_class, &mut rng);
+        let (churner_rows, churner_rate) = balanced(&churners, per_class, &mut rng);
         let (means, stds) = moments(x);
-        let mut model = ChurnModel {
-            features,
-            means,
-            stds,
-            coefficients: Vec::new(),
-            intercept: 0.0,
-            churner_replication: ((y.len() - churners) as f64 / churners as f64).round().max(1.0) as usize,
-        };
-        let z = model.standardize(x);
-        let extra: Vec<usize> = (0..y.len()).filter(|&i| y[i]).collect();
-        let mut rows: Vec<usize> = (0..y.len()).collect();
-        for _ in 1..model.churner_replication {
-            rows.extend_from_slice(&extra);
-        }
-        let records = z.select(Axis(0), &rows);
+        let mut model =
+            ChurnModel { features, means, stds, coefficients: Vec::new(), intercept: 0.0, churner_rate, stayer_rate };
+        let rows: Vec<usize> = stayer_rows.into_iter().chain(churner_rows).collect();
+        let records = model.standardize(&x.select(Axis(0), &rows));
         let targets: Array1<bool> = rows.iter().map(|&i| y[i]).collect();
+        // linfa's loss is a sum over rows, so its gradient grows with them: the tolerance is
+        // set per row, or a big training set would run every iteration to the cap.
         let fitted = LogisticRegression::default()
             .alpha(l2)
+            .gradient_tolerance(GRADIENT_TOLERANCE * rows.len() as f64)
             .max_iterations(500)
             .fit(&Dataset::new(records, targets))
             .map_err(|e| anyhow!("fitting the churn model: {e}"))?;
         // linfa models the probability of whichever class it met first; we want churn's.
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
         model.coefficients = fitted.params().iter().map(|c| sign * c).collect();
-        // Replicating churners r times multiplies their odds by r; undo it.
-        model.intercept = sign * fitted.intercept() - (model.churner_replication as f64).ln();
+        // Using churners at rate c and stayers at rate s multiplies the odds of churn by c / s;
+        // undo it.
+        model.intercept = sign * fitted.intercept() - (model.churner_rate / model.stayer_rate).ln();
         Ok(model)
     }
 
@@ -112,6 +131,20 @@ impl ChurnModel {
     }
 }
 
+/// `target` rows of a class: all of them repeated a whole number of times when the class is
+/// smaller (as near the target as whole repeats get), a seeded sample when it is larger; with
+/// the rate each row of the class is used at.
+fn balanced(class: &[usize], target: usize, rng: &mut ChaCha8Rng) -> (Vec<usize>, f64) {
+    if class.len() > target {
+        let mut picked: Vec<usize> = rand::seq::index::sample(rng, class.len(), target).into_iter().collect();
+        picked.sort_unstable();
+        (picked.into_iter().map(|k| class[k]).collect(), target as f64 / class.len() as f64)
+    } else {
+        let repeats = (target as f64 / class.len() as f64).round().max(1.0) as usize;
+        (class.iter().copied().cycle().take(class.len() * repeats).collect(), repeats as f64)
+    }
+}
+
 /// Column means and standard deviations over the values present; a constant or empty
 /// column gets standard deviation 1 so it standardizes to 0.
 fn moments(x: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
@@ -159,7 +192,7 @@ mod tests {
     #[test]
     fn coefficients_have_the_signs_the_data_was_made_with() {
         let (x, y) = synthetic(3000, 1);
-        let model = ChurnModel::fit(names(), &x, &y, 1.0).unwrap();
+        let model = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
         assert!(model.coefficients[0] > 0.5, "{:?}", model.coefficients);
         assert!(model.coefficients[1] < -0.5, "{:?}", model.coefficients);
         assert!(model.coefficients[2].abs() < 0.2, "{:?}", model.coefficients);
@@ -168,18 +201,36 @@ mod tests {
     #[test]
     fn balancing_keeps_the_predicted_rate_near_the_real_one() {
         let (x, y) = synthetic(4000, 2);
-        let model = ChurnModel::fit(names(), &x, &y, 1.0).unwrap();
-        assert!(model.churner_replication > 1);
+        let model = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
+        assert!(model.churner_rate > 1.0);
         let predicted = model.predict(&x).iter().sum::<f64>() / 4000.0;
         let actual = y.iter().filter(|c| **c).count() as f64 / 4000.0;
         assert!((predicted - actual).abs() < 0.03, "predicted {predicted}, actual {actual}");
     }
 
     #[test]
+    fn sampling_past_the_budget_keeps_the_rate_and_the_signs() {
+        let (x, y) = synthetic(20_000, 5);
+        let model = ChurnModel::fit(names(), &x, &y, 1.0, 2_000).unwrap();
+        assert!(model.stayer_rate < 0.1, "stayers sampled: {}", model.stayer_rate);
+        assert!(model.coefficients[0] > 0.5 && model.coefficients[1] < -0.5, "{:?}", model.coefficients);
+        let predicted = model.predict(&x).iter().sum::<f64>() / 20_000.0;
+        let actual = y.iter().filter(|c| **c).count() as f64 / 20_000.0;
+        assert!((predicted - actual).abs() < 0.03, "predicted {predicted}, actual {actual}");
+    }
+
+    #[test]
+    fn a_model_saved_before_sampling_still_loads() {
+        let saved = r#"{"features":["a"],"means":[0.0],"stds":[1.0],"coefficients":[0.5],"intercept":-2.0,"churner_replication":20}"#;
+        let model: ChurnModel = serde_json::from_str(saved).unwrap();
+        assert_eq!((model.churner_rate, model.stayer_rate), (20.0, 1.0));
+    }
+
+    #[test]
     fn fitting_twice_gives_the_same_model_and_missing_values_read_as_the_mean() {
         let (mut x, y) = synthetic(500, 3);
-        let a = ChurnModel::fit(names(), &x, &y, 1.0).unwrap();
-        let b = ChurnModel::fit(names(), &x, &y, 1.0).unwrap();
+        let a = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
+        let b = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
         assert_eq!(a, b);
         x[[0, 0]] = f64::NAN;
         let mut at_mean = x.row(0).to_owned().insert_axis(Axis(0));
@@ -190,7 +241,7 @@ mod tests {
     #[test]
     fn drivers_name_what_pushes_risk_up() {
         let (x, y) = synthetic(2000, 4);
-        let model = ChurnModel::fit(names(), &x, &y, 1.0).unwrap();
+        let model = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
         let late_and_untouched = Array2::from_shape_vec((1, 3), vec![59.0, 0.0, 0.0]).unwrap();
         let drivers = model.drivers(&late_and_untouched);
         assert!(drivers[0].starts_with("days_late (high) +"), "{drivers:?}");
