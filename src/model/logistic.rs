@@ -61,7 +61,7 @@ impl ChurnModel {
         let mut model =
             ChurnModel { features, means, stds, coefficients: Vec::new(), intercept: 0.0, churner_rate, stayer_rate };
         let rows: Vec<usize> = stayer_rows.into_iter().chain(churner_rows).collect();
-        let records = model.standardize(&x.select(Axis(0), &rows));
+        let records = model.standardize(x.select(Axis(0), &rows));
         let targets: Array1<bool> = rows.iter().map(|&i| y[i]).collect();
         // linfa's loss is a sum over rows, so its gradient grows with them: the tolerance is
         // set per row, or a big training set would run every iteration to the cap.
@@ -82,8 +82,8 @@ impl ChurnModel {
 
     /// Standardized features, clipped to ±[`CLIP`] standard deviations so one extreme value
     /// in an export cannot dominate a prediction; a missing value becomes 0, the mean.
-    pub fn standardize(&self, x: &Array2<f64>) -> Array2<f64> {
-        let mut z = x.clone();
+    /// Works in place on `z`, the raw features.
+    pub fn standardize(&self, mut z: Array2<f64>) -> Array2<f64> {
         for (j, mut column) in z.columns_mut().into_iter().enumerate() {
             column.mapv_inplace(
                 |v| if v.is_nan() { 0.0 } else { ((v - self.means[j]) / self.stds[j]).clamp(-CLIP, CLIP) },
@@ -94,7 +94,7 @@ impl ChurnModel {
 
     /// Probability of churning within the horizon, per row of raw features.
     pub fn predict(&self, x: &Array2<f64>) -> Vec<f64> {
-        let z = self.standardize(x);
+        let z = self.standardize(x.clone());
         z.rows()
             .into_iter()
             .map(|row| {
@@ -108,7 +108,7 @@ impl ChurnModel {
     /// is high or low, and the contribution in log-odds (coefficient × standardized value),
     /// e.g. `avg_days_late (high) +0.84, nps (low) +0.52`.
     pub fn drivers(&self, x: &Array2<f64>) -> Vec<String> {
-        let z = self.standardize(x);
+        let z = self.standardize(x.clone());
         z.rows()
             .into_iter()
             .map(|row| {
