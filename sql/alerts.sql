@@ -28,12 +28,6 @@ WITH run AS (
         alert_overdue_days
     FROM params
 ),
-tier_rank AS (
-    SELECT * FROM (VALUES ('lost', 0), ('at_risk', 1), ('sub_healthy', 2), ('healthy', 3)) AS t (tier, tier_rank)
-),
-band_rank AS (
-    SELECT * FROM (VALUES ('low', 0), ('medium', 1), ('high', 2)) AS b (band, band_rank)
-),
 moves AS (
     SELECT
         h.customer_id,
@@ -52,10 +46,10 @@ moves AS (
         bp.band_rank AS band_before
     FROM scored_health AS h
     JOIN previous_health AS ph ON ph.customer_id = h.customer_id
-    LEFT JOIN tier_rank AS tn ON tn.tier = h.health_tier
-    LEFT JOIN tier_rank AS tp ON tp.tier = ph.health_tier
-    LEFT JOIN band_rank AS bn ON bn.band = h.risk_band
-    LEFT JOIN band_rank AS bp ON bp.band = ph.risk_band
+    LEFT JOIN tier_playbooks AS tn ON tn.health_tier = h.health_tier
+    LEFT JOIN tier_playbooks AS tp ON tp.health_tier = ph.health_tier
+    LEFT JOIN risk_bands AS bn ON bn.risk_band = h.risk_band
+    LEFT JOIN risk_bands AS bp ON bp.risk_band = ph.risk_band
 ),
 active AS (
     -- Customers an account team still works with: lost ones get no interaction alerts.

@@ -4,9 +4,13 @@
 //! how each field is typed and validated, and which date places a row in time. The pipeline
 //! file is checked against it, ingest types rows by it, and the transform lane registers
 //! empty tables of this shape for sources a pipeline leaves out. It also names what the
-//! lanes hand each other on the way out: the scored-customers table and the churn columns.
+//! lanes hand each other on the way out (the scored-customers table, the churn columns)
+//! and the domain's fixed vocabulary: tiers, dimensions, risk bands, and day numbers.
 
-use datafusion::arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef};
 
 /// The published table of scored customers, which the model lane adds its columns to.
 pub const HEALTH: &str = "customer_health";
@@ -14,6 +18,25 @@ pub const HEALTH: &str = "customer_health";
 /// The columns the model lane appends to customer_health, in order.
 pub const CHURN_COLUMNS: [(&str, DataType); 3] =
     [("churn_risk", DataType::Float64), ("risk_band", DataType::Utf8), ("top_risk_drivers", DataType::Utf8)];
+
+/// The health tiers, healthiest first; `lost` is decided by inactivity or churn, not by score.
+pub const TIERS: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
+
+/// The health dimensions, in the order their columns appear.
+pub const DIMENSIONS: [&str; 5] = ["value", "engagement", "satisfaction", "relationship", "risk"];
+
+/// The churn risk bands, lowest first.
+pub const RISK_BANDS: [&str; 3] = ["low", "medium", "high"];
+
+/// Arrow's day number of a date (days since 1970-01-01), as Date32 columns hold it.
+pub fn epoch_days(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("a calendar date")).num_days() as i32
+}
+
+/// The date of an Arrow day number.
+pub fn from_epoch_days(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a calendar date") + chrono::Duration::days(days.into())
+}
 
 /// How a canonical field is typed in bronze Parquet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +50,18 @@ pub enum Kind {
         min: i32,
         max: i32,
     },
+}
+
+impl Kind {
+    /// The Arrow type bronze tables hold this kind in.
+    pub fn arrow_type(self) -> DataType {
+        match self {
+            Kind::Text => DataType::Utf8,
+            Kind::Date => DataType::Date32,
+            Kind::Number => DataType::Float64,
+            Kind::Integer { .. } => DataType::Int32,
+        }
+    }
 }
 
 /// One canonical field of a source.
@@ -59,6 +94,13 @@ impl Source {
 
     pub fn field_names(&self) -> Vec<&'static str> {
         self.fields.iter().map(|f| f.name).collect()
+    }
+
+    /// The columns of the source's bronze table: every canonical field, in order.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        let fields: Vec<ArrowField> =
+            self.fields.iter().map(|f| ArrowField::new(f.name, f.kind.arrow_type(), true)).collect();
+        Arc::new(Schema::new(fields))
     }
 }
 
@@ -172,6 +214,13 @@ pub fn source_names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_numbers_round_trip() {
+        let day = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        assert_eq!(from_epoch_days(epoch_days(day)), day);
+        assert_eq!(epoch_days(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), 1);
+    }
 
     #[test]
     fn every_source_has_customer_id_and_a_dated_event_field() {

@@ -6,6 +6,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 
 use crate::config::Pipeline;
+use crate::transform::Engine;
 use crate::{ingest, model, transform};
 
 /// One thing checked: what, and either what was found fine or what is wrong.
@@ -23,8 +24,7 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
             .map_err(|e| format!("{e:#}"));
         findings.push(Finding { subject: format!("source {}", source.name()), outcome });
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let checks = runtime.block_on(transform::check(pipeline, as_of))?;
+    let checks = transform::check(&Engine::for_reading()?, pipeline, as_of)?;
     let mut wanted: Vec<&str> = pipeline.publish.iter().map(String::as_str).collect();
     if pipeline.churn.enabled {
         wanted.push(model::FEATURES);

@@ -1,21 +1,27 @@
 //! vitals: nightly B2B customer-health scoring.
 //!
-//! The lanes, each owning one engine, meet only through Parquet files:
-//! [`ingest`] (polars) → [`transform`] (DataFusion SQL models) → [`model`] (linfa churn
-//! model) → [`publish`] (Parquet partitions and the run manifest). [`run`] sequences them
-//! for the nightly job, [`score`] re-runs the SQL and model lanes from bronze for analysts,
-//! [`check`] finds what a run would trip over without running it; [`cli`] is the command
-//! line; [`report`] reads a published run back into an HTML page.
+//! Four lanes side by side, each owning one engine, meeting only through the tables the
+//! runner hands from one to the next:
+//! [`ingest`] (polars: exports in, bronze rows and rejects out), [`transform`] (DataFusion:
+//! the SQL models), [`model`] (linfa: the churn model) and [`publish`] (arrow/parquet:
+//! every table written, staged and committed). Below them the shared vocabulary:
+//! [`config`], [`canonical`] (sources, fields and domain names), [`layout`] (every path
+//! under the output directory), [`manifest`] and [`table`]. Above them [`runner`], the one
+//! nightly sequence behind `run`, `predict` and `score`; [`check`] and [`report`], which
+//! read without running; and [`cli`], the command line. [`sample_data`] writes synthetic
+//! exports.
 
 pub mod canonical;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod layout;
+pub mod manifest;
 pub mod model;
 pub mod publish;
 pub mod report;
-pub mod run;
+pub mod runner;
 pub mod sample_data;
-pub mod score;
+pub mod table;
 pub mod transform;

@@ -4,20 +4,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use common::*;
 use polars::prelude::SerReader;
+use vitals::canonical::HEALTH;
+use vitals::layout::OutputLayout;
 
-fn vitals(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vitals")).args(args).arg("--out").arg(out).current_dir(repo()).output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).to_string()
-}
+use common::vitals_out as vitals;
 
 /// One nightly run of the sample pipeline, shared by the tests that only read it.
 fn published() -> &'static Path {
@@ -104,11 +98,13 @@ fn rescoring_with_unchanged_rules_reproduces_the_published_tables_byte_for_byte(
     let out = copy_of_published();
     let text = stdout(&vitals(&["score", "pipelines/sample.toml"], out.path()));
     assert!(text.contains("re-scored as of 2026-06-30"), "{text}");
-    assert!(text.contains("models/churn/as_of=2026-06-30/model.json"), "the saved model is applied: {text}");
-    for table in ["customer_health", "customer_metrics", "kpis", "alerts"] {
-        let rel = format!("{table}/as_of=2026-06-30/part-0.parquet");
-        let draft = std::fs::read(out.path().join("drafts").join(&rel)).unwrap();
-        assert!(draft == std::fs::read(out.path().join(&rel)).unwrap(), "draft {table} differs from the published one");
+    let layout = OutputLayout::new(out.path());
+    let model = layout.model_file(day("2026-06-30"));
+    assert!(text.contains(&model.display().to_string()), "the saved model is applied: {text}");
+    for table in [HEALTH, "customer_metrics", "kpis", "alerts"] {
+        let draft = std::fs::read(layout.drafts().table_file(table, day("2026-06-30"))).unwrap();
+        let published = std::fs::read(layout.table_file(table, day("2026-06-30"))).unwrap();
+        assert!(draft == published, "draft {table} differs from the published one");
     }
     // Drafts are queryable beside the published tables, and never mistaken for one.
     let scored = count(out.path(), "SELECT COUNT(*) FROM draft_customer_health WHERE churn_risk IS NOT NULL");
@@ -149,10 +145,7 @@ fn score_before_any_run_says_to_run_first() {
 
 #[test]
 fn check_passes_the_sample_and_names_file_line_and_column_of_problems() {
-    let ok = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["check", "pipelines/sample.toml"])
-        .current_dir(repo())
-        .output();
+    let ok = common::vitals().args(["check", "pipelines/sample.toml"]).output();
     assert!(stdout(&ok.unwrap()).contains("is ready to run"));
 
     let dir = tempfile::tempdir().unwrap();
@@ -169,7 +162,7 @@ fn check_passes_the_sample_and_names_file_line_and_column_of_problems() {
         t.replace(&format!("{}/sql", repo().display()), &sql.display().to_string())
             .replace("amount = \"含税金额\"", "amount = \"金额\"")
     });
-    let output = Command::new(env!("CARGO_BIN_EXE_vitals")).arg("check").arg(&broken).output().unwrap();
+    let output = common::vitals().arg("check").arg(&broken).output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains(&format!("customer_health.sql:{line}:5")) && text.contains("frequence"), "{text}");

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
-use common::repo;
+use common::{repo, run_sample};
 
 const RUNS: [&str; 2] = ["2026-06-23", "2026-06-30"];
 const INSTALL: &str = "pip install -r tests/requirements.txt";
@@ -41,16 +40,6 @@ fn require_python_modules() {
         "python3 cannot import duckdb and pyarrow: run `{INSTALL}` (from the repository root)\n{}",
         text(&output)
     );
-}
-
-fn run_sample(out: &Path, as_of: &str) {
-    let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["run", "pipelines/sample.toml", "--quiet", "--as-of", as_of, "--out"])
-        .arg(out)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "vitals run as of {as_of}:\n{}", text(&output));
 }
 
 #[test]

@@ -4,23 +4,18 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
-use vitals::publish::Manifest;
+use vitals::layout::OutputLayout;
+use vitals::manifest::Manifest;
 
+/// Runs the binary quietly into `out`; the manifest of the run.
 fn vitals(args: &[&str], out: &Path) -> Manifest {
-    let status = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(args)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(out)
-        .current_dir(repo())
-        .status()
-        .unwrap();
-    assert!(status.success(), "vitals {args:?}");
+    let mut args = args.to_vec();
+    args.push("--quiet");
+    stdout(&vitals_out(&args, out));
     let as_of = args.iter().position(|a| *a == "--as-of").map_or("2026-06-30", |i| args[i + 1]);
-    Manifest::read(&out.join(format!("runs/{as_of}/manifest.json"))).unwrap()
+    manifest(out, as_of)
 }
 
 #[test]
@@ -40,9 +35,9 @@ fn the_sample_model_trains_beats_the_baseline_and_reloads_identically() {
 
     // Determinism: a second run trains the very same model.
     vitals(&["run", "pipelines/sample.toml"], b.path());
-    let model = "models/churn/as_of=2026-06-30/model.json";
-    let first = std::fs::read(a.path().join(model)).unwrap();
-    assert_eq!(first, std::fs::read(b.path().join(model)).unwrap());
+    let model = |out: &Path| OutputLayout::new(out).model_file(day("2026-06-30"));
+    let first = std::fs::read(model(a.path())).unwrap();
+    assert_eq!(first, std::fs::read(model(b.path())).unwrap());
     let artifact: serde_json::Value = serde_json::from_slice(&first).unwrap();
     for key in [
         "features",
@@ -59,7 +54,7 @@ fn the_sample_model_trains_beats_the_baseline_and_reloads_identically() {
     }
 
     // Save/load round trip: predicting with the saved model gives the same risks.
-    let path = a.path().join(model);
+    let path = model(a.path());
     let reused = vitals(&["predict", "pipelines/sample.toml", "--model", path.to_str().unwrap()], c.path());
     assert_eq!(reused.churn.status, "reused");
     let risks = |out: &Path| {
@@ -90,12 +85,7 @@ fn the_sample_model_trains_beats_the_baseline_and_reloads_identically() {
 fn no_snapshot_feature_sees_data_after_its_date() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let status = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["sample-data", "--customers", "300", "--seed", "5", "--quiet", "--out"])
-        .arg(&data)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    stdout(&vitals_out(&["sample-data", "--customers", "300", "--seed", "5", "--quiet"], &data));
     let snapshot = "2026-01-31";
     let features = |label: &str, as_of: &str| {
         let pipeline = std::fs::read_to_string(repo().join("pipelines/sample.toml"))
@@ -110,13 +100,7 @@ fn no_snapshot_feature_sees_data_after_its_date() {
         let file = dir.path().join(format!("{label}.toml"));
         std::fs::write(&file, pipeline).unwrap();
         let out = dir.path().join(label);
-        let status = Command::new(env!("CARGO_BIN_EXE_vitals"))
-            .args(["run", "--quiet", "--as-of", as_of, "--out"])
-            .arg(&out)
-            .arg(&file)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        stdout(&vitals_out(&["run", "--quiet", "--as-of", as_of, file.to_str().unwrap()], &out));
         read_table(&out, "churn_features", as_of)
     };
     let honest = features("honest", snapshot);
@@ -173,13 +157,13 @@ fn no_snapshot_feature_sees_data_after_its_date() {
 fn too_little_history_gives_no_model_and_empty_churn_columns() {
     let fx = Fixture::new();
     fx.write("invoices.csv", "customer_id,invoice_date,amount\nA,2026-01-05,10\nB,2026-03-01,20\nA,2026-06-01,5\n");
-    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let manifest = fx.run(&format!("{CHURN_ON}{INVOICES_SECTION}")).unwrap();
     assert_eq!(manifest.churn.status, "skipped");
     assert!(manifest.churn.reason.as_deref().unwrap().contains("min_positives"), "{:?}", manifest.churn.reason);
     let health = read_table(&fx.out(), "customer_health", "2026-06-30");
     assert_eq!(health.column("churn_risk").unwrap().null_count(), health.height());
     assert_eq!(health.column("top_risk_drivers").unwrap().null_count(), health.height());
-    assert!(!fx.out().join("models").exists());
+    assert!(OutputLayout::new(fx.out()).partitions(OutputLayout::models_table()).is_empty());
     let metrics = read_table(&fx.out(), "model_metrics", "2026-06-30");
     assert_eq!(metrics.height(), 0);
 }

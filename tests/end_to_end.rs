@@ -3,23 +3,16 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use common::*;
-use vitals::publish::Manifest;
+use vitals::layout::OutputLayout;
 
 #[test]
 fn sample_pipeline_publishes_every_table_and_accounts_for_every_row() {
     let out = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["run", "pipelines/sample.toml", "--quiet", "--out"])
-        .arg(out.path())
-        .current_dir(repo())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    stdout(&vitals_out(&["run", "pipelines/sample.toml", "--quiet"], out.path()));
 
-    let manifest = Manifest::read(&out.path().join("runs/2026-06-30/manifest.json")).unwrap();
+    let manifest = manifest(out.path(), "2026-06-30");
     assert_eq!(manifest.inputs.len(), 7, "every canonical source is in the sample pipeline");
     assert!(manifest.absent_sources.is_empty());
     for input in &manifest.inputs {
@@ -78,16 +71,12 @@ fn sample_pipeline_publishes_every_table_and_accounts_for_every_row() {
     let rejects = read_table(out.path(), "rejects", "2026-06-30");
     assert_eq!(rejects.height() as u64, manifest.tables["rejects"].rows);
     assert!(ints(&rejects, "line").iter().all(|l| l.is_some_and(|l| l >= 1)));
-    assert!(!out.path().join(".staging/as_of=2026-06-30").exists(), "staging is cleaned up");
+    assert!(!OutputLayout::new(out.path()).staging(day("2026-06-30")).root().exists(), "staging is cleaned up");
 }
 
 #[test]
 fn errors_exit_non_zero_with_a_message_for_people() {
-    let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["run", "pipelines/does-not-exist.toml"])
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let output = vitals().args(["run", "pipelines/does-not-exist.toml"]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot read pipeline file") && stderr.contains("does-not-exist.toml"), "{stderr}");

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use vitals::layout::OutputLayout;
 
 const HEADER: &str = "customer_id,invoice_date,amount,invoice_id\n";
 
@@ -102,8 +103,9 @@ fn a_missing_required_column_names_the_field_and_file_and_publishes_nothing() {
     let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
     assert!(err.contains("`amount`") && err.contains("invoices.csv") && err.contains("pipeline.toml"), "{err}");
     assert!(!fx.out().join("customer_health").exists());
-    assert!(!fx.out().join("runs/2026-06-30/manifest.json").exists());
-    assert!(fx.out().join("runs/2026-06-30/failure.json").exists(), "the failure is recorded");
+    let out = OutputLayout::new(fx.out());
+    assert!(!out.manifest_file(day("2026-06-30")).exists());
+    assert!(out.failure_file(day("2026-06-30")).exists(), "the failure is recorded");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use polars::prelude::*;
+use vitals::layout::OutputLayout;
 
 fn floats(df: &DataFrame, column: &str) -> Vec<Option<f64>> {
     df.column(column).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().iter().collect()
@@ -133,7 +134,13 @@ fn contents(out: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            if rel.starts_with("runs") || rel.starts_with(".staging") || rel.ends_with(".vitals.lock") {
+            let layout = OutputLayout::new(root);
+            let own = [
+                layout.run_dir(day("2026-06-30")).parent().unwrap().to_path_buf(),
+                layout.staging_root(),
+                layout.lock_file(),
+            ];
+            if own.iter().any(|p| path.starts_with(p)) {
                 continue;
             }
             if path.is_dir() {
@@ -197,7 +204,7 @@ fn kill_dash_nine_at_any_moment_leaves_the_published_outputs_whole() {
     let status = vitals().args(["run", "--quiet"]).arg(&pipeline).arg("--out").arg(&out).status().unwrap();
     assert!(status.success());
     let published = contents(&out);
-    let committing = out.join(".staging/as_of=2026-06-30/COMMIT.json");
+    let committing = OutputLayout::new(&out).staging(day("2026-06-30")).journal_file();
 
     // Kill reruns of the same date at spread-out moments, and once just as it commits. The
     // same inputs give the same bytes, so whatever a reader finds must equal the first run.
@@ -286,11 +293,14 @@ fn too_many_rejects_stop_the_run_before_publishing_with_exit_code_three() {
     assert!(stderr.contains("invoices") && stderr.contains("6 of 26 rows"), "{stderr}");
     assert!(stderr.contains("invoice_date") && stderr.contains("max_reject_ratio"), "{stderr}");
     assert!(!fixture.out().join("customer_health").exists(), "nothing published");
-    let failure = std::fs::read_to_string(fixture.out().join("runs/2026-06-30/failure.json")).unwrap();
+    let failure = std::fs::read_to_string(OutputLayout::new(fixture.out()).failure_file(day("2026-06-30"))).unwrap();
     assert!(failure.contains("\"exit_code\": 3"), "{failure}");
 
     let relaxed = fixture.pipeline(&gated(0.5));
     let output = vitals().args(["run", "--quiet"]).arg(&relaxed).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(!fixture.out().join("runs/2026-06-30/failure.json").exists(), "a good run clears the failure");
+    assert!(
+        !OutputLayout::new(fixture.out()).failure_file(day("2026-06-30")).exists(),
+        "a good run clears the failure"
+    );
 }

@@ -67,7 +67,7 @@ fn the_report_of_two_runs_has_every_chart_and_renders_in_chromium() {
     run_sample(&out, "2026-06-30");
 
     let printed = report(&["pipelines/sample.toml"], &out);
-    let path = out.join("reports/report_2026-06-30.html");
+    let path = vitals::layout::OutputLayout::new(&out).report_file(day("2026-06-30"));
     assert!(printed.contains(&path.display().to_string()), "{printed}");
     let html = std::fs::read_to_string(&path).unwrap();
     for chart in CHARTS {
@@ -118,10 +118,11 @@ fn a_first_run_without_a_churn_model_says_so_instead_of_drawing_empty_charts() {
         "invoices.csv",
         "customer_id,invoice_date,amount\nA,2026-01-05,10\nB,2026-03-01,20\nA,2026-06-01,5\nC,2025-02-01,7\n",
     );
-    fx.run(INVOICES_SECTION).unwrap();
+    fx.run(&format!("{CHURN_ON}{INVOICES_SECTION}")).unwrap();
     let pipeline = fx.path("pipeline.toml");
     report(&[pipeline.to_str().unwrap()], &fx.out());
-    let html = std::fs::read_to_string(fx.out().join("reports/report_2026-06-30.html")).unwrap();
+    let html =
+        std::fs::read_to_string(vitals::layout::OutputLayout::new(fx.out()).report_file(day("2026-06-30"))).unwrap();
     assert!(html.contains("No churn model was trained for this run"), "{html}");
     assert!(html.contains("This is the first run."));
     for chart in ["roc", "calibration", "movers"] {

@@ -1,18 +1,17 @@
 //! `vitals history`: one customer's score, tier, dimensions, churn risk and alerts over
 //! every published run, as tables in the terminal.
 
-use std::path::Path;
-
 use anyhow::{bail, Result};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
-use crate::transform::outputs;
+use crate::layout::OutputLayout;
+use crate::transform::{outputs, Engine};
 
 /// The history of `customer` in the output directory `out`, ready to print.
-pub async fn render(out: &Path, customer: &str) -> Result<String> {
-    let ctx = outputs::register(out).await?;
+pub async fn render(engine: &Engine, out: &OutputLayout, customer: &str) -> Result<String> {
+    let ctx = outputs::register(engine, out).await?;
     if !ctx.table_exist("customer_health")? {
-        bail!("{} holds no customer_health table: run `vitals run` first", out.display());
+        bail!("{} holds no customer_health table: run `vitals run` first", out.root().display());
     }
     let id = customer.replace('\'', "''");
     let scores = ctx
@@ -25,7 +24,7 @@ pub async fn render(out: &Path, customer: &str) -> Result<String> {
         .collect()
         .await?;
     if scores.iter().all(|b| b.num_rows() == 0) {
-        bail!("customer {customer} appears in no published run under {}: check the id", out.display());
+        bail!("customer {customer} appears in no published run under {}: check the id", out.root().display());
     }
     let mut text = format!("customer {customer}\n{}\n", pretty_format_batches(&scores)?);
     if ctx.table_exist("alerts")? {

@@ -12,11 +12,13 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::canonical::HEALTH;
 use crate::config::Pipeline;
-use crate::model::ModelChoice;
+use crate::layout::OutputLayout;
 use crate::report;
-use crate::run::{self, exit, RunSettings};
+use crate::runner::{self, exit, ModelChoice, RunSettings};
 use crate::sample_data::{self, SampleOptions};
+use crate::transform::Engine;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -185,7 +187,7 @@ pub fn main() -> i32 {
     match execute(cli) {
         Ok(()) => exit::OK,
         Err(e) => {
-            let code = run::exit_code(&e);
+            let code = runner::exit_code(&e);
             match format {
                 LogFormat::Text => eprintln!("error: {e:#}"),
                 LogFormat::Json => tracing::error!(exit_code = code, "{e:#}"),
@@ -217,7 +219,7 @@ fn run_pipeline(
     let progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut settings = RunSettings::resolve(&pipeline, as_of, out, progress)?;
     settings.model = model;
-    let manifest = run::run(&pipeline, &settings)?;
+    let manifest = runner::run(&pipeline, &settings)?;
     if !quiet {
         println!("published as of {} to {}", manifest.as_of, settings.out.display());
         for (table, report) in &manifest.tables {
@@ -250,14 +252,14 @@ fn run_pipeline(
 fn score(pipeline: &std::path::Path, as_of: Option<NaiveDate>, out: Option<PathBuf>, quiet: bool) -> Result<()> {
     let pipeline = Pipeline::load(pipeline)?;
     let out = RunSettings::resolve(&pipeline, None, out, false)?.out;
-    let rescored = crate::score::rescore(&pipeline, &out, as_of)?;
+    let rescored = runner::rescore(&pipeline, &out, as_of)?;
     if !quiet {
         print_rescored(&rescored, &pipeline);
     }
     Ok(())
 }
 
-fn print_rescored(rescored: &crate::score::Rescored, pipeline: &Pipeline) {
+fn print_rescored(rescored: &runner::Rescored, pipeline: &Pipeline) {
     println!(
         "re-scored as of {} with the rules in {} in {:.2} s",
         rescored.as_of,
@@ -268,8 +270,8 @@ fn print_rescored(rescored: &crate::score::Rescored, pipeline: &Pipeline) {
         Some(model) => println!("  churn model {}", model.display()),
         None => println!("  no saved churn model: churn columns are empty (a nightly run trains one)"),
     }
-    for (table, file, rows) in &rescored.drafts {
-        println!("  draft {table:<18} {rows:>10} rows  {}", file.display());
+    for draft in &rescored.drafts {
+        println!("  draft {:<18} {:>10} rows  {}", draft.name, draft.rows, draft.path.display());
     }
 }
 
@@ -283,12 +285,12 @@ fn diff_against(
 ) -> Result<()> {
     let pipeline = Pipeline::load(pipeline)?;
     let out = RunSettings::resolve(&pipeline, None, out, false)?.out;
+    let layout = OutputLayout::new(&out);
     let (before, label, as_of) = match against.parse::<NaiveDate>() {
         Ok(date) => {
-            let file = crate::publish::published_file(&out, crate::canonical::HEALTH, date);
+            let file = layout.table_file(HEALTH, date);
             if !file.exists() {
-                let dates: Vec<String> =
-                    crate::publish::partitions(&out, crate::canonical::HEALTH).iter().map(|d| d.to_string()).collect();
+                let dates: Vec<String> = layout.partitions(HEALTH).iter().map(|d| d.to_string()).collect();
                 anyhow::bail!(
                     "--against {date}: no customer_health was published as of {date} under {}; published dates: {}",
                     out.display(),
@@ -305,15 +307,16 @@ fn diff_against(
             (path, against.to_string(), as_of)
         }
     };
-    let rescored = crate::score::rescore(&pipeline, &out, as_of)?;
+    let rescored = runner::rescore(&pipeline, &out, as_of)?;
     if !quiet {
         print_rescored(&rescored, &pipeline);
         println!();
     }
-    let after = rescored.draft(crate::canonical::HEALTH).with_context(|| {
-        format!("the pipeline {} does not publish {}", pipeline.file.display(), crate::canonical::HEALTH)
-    })?;
-    let diff = reader()?.block_on(crate::transform::diff::compare(&before, after))?;
+    let after = rescored
+        .draft(HEALTH)
+        .with_context(|| format!("the pipeline {} does not publish {HEALTH}", pipeline.file.display()))?;
+    let engine = Engine::for_reading()?;
+    let diff = engine.block_on(crate::transform::diff::compare(&engine, &before, after))?;
     let now = format!("current rules as of {}", rescored.as_of);
     print!("{}", diff::render(&diff, &label, &now, limit));
     Ok(())
@@ -341,14 +344,9 @@ fn check(pipeline_file: &std::path::Path, quiet: bool) -> Result<()> {
 }
 
 /// The output directory a reading command looks at: --out, else the pipeline's [run] out.
-fn output_dir(pipeline: &std::path::Path, out: Option<PathBuf>) -> Result<PathBuf> {
+fn output_dir(pipeline: &std::path::Path, out: Option<PathBuf>) -> Result<OutputLayout> {
     let pipeline = Pipeline::load(pipeline)?;
-    Ok(RunSettings::resolve(&pipeline, None, out, false)?.out)
-}
-
-/// A runtime for the commands that only read published tables.
-fn reader() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(OutputLayout::new(RunSettings::resolve(&pipeline, None, out, false)?.out))
 }
 
 fn execute(cli: Cli) -> Result<()> {
@@ -364,17 +362,20 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Check { pipeline } => check(&pipeline, cli.quiet),
         Command::History { pipeline, customer, out } => {
             let out = output_dir(&pipeline, out)?;
-            print!("{}", reader()?.block_on(history::render(&out, &customer))?);
+            let engine = Engine::for_reading()?;
+            print!("{}", engine.block_on(history::render(&engine, &out, &customer))?);
             Ok(())
         }
         Command::Query { pipeline, sql, output, out } => {
             let out = output_dir(&pipeline, out)?;
-            print!("{}", reader()?.block_on(query::run(&out, &sql, output.as_deref()))?);
+            let engine = Engine::for_reading()?;
+            print!("{}", engine.block_on(query::run(&engine, &out, &sql, output.as_deref()))?);
             Ok(())
         }
         Command::Report { pipeline, as_of, out, output } => {
             let out = output_dir(&pipeline, out)?;
-            let path = reader()?.block_on(report::write(&out, as_of, output.as_deref()))?;
+            let engine = Engine::for_reading()?;
+            let path = engine.block_on(report::write(&engine, &out, as_of, output.as_deref()))?;
             if !cli.quiet {
                 println!("report written to {}", path.display());
             }

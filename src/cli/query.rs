@@ -9,14 +9,19 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use parquet::arrow::ArrowWriter;
 
-use crate::transform::outputs;
+use crate::layout::OutputLayout;
+use crate::transform::{outputs, Engine};
 
 /// Runs `sql` over the tables under `out` and returns the result as an aligned table, or
 /// writes it to `output` (CSV or Parquet, by its extension) and says how many rows.
-pub async fn run(out: &Path, sql: &str, output: Option<&Path>) -> Result<String> {
-    let ctx = outputs::register(out).await?;
+pub async fn run(engine: &Engine, out: &OutputLayout, sql: &str, output: Option<&Path>) -> Result<String> {
+    let ctx = outputs::register(engine, out).await?;
     let frame = ctx.sql(sql).await.with_context(|| {
-        format!("the query does not plan; the tables under {} are: {}", out.display(), table_names(&ctx).join(", "))
+        format!(
+            "the query does not plan; the tables under {} are: {}",
+            out.root().display(),
+            table_names(&ctx).join(", ")
+        )
     })?;
     let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await.context("the query failed while running")?;

@@ -1,8 +1,10 @@
 //! The churn model's settings: what counts as churn, how far ahead, which history to learn
-//! from, and how risk is banded.
+//! from, and how risk is banded. [`ChurnSpec`] is the `[churn]` section as written;
+//! [`Churn`] the checked settings a run uses.
 
-use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::canonical::RISK_BANDS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,15 +22,31 @@ pub enum Retrain {
     Reuse,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RiskBands {
     pub medium: f64,
     pub high: f64,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// The `[churn]` section as written (defaults merged).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ChurnSpec {
+    enabled: bool,
+    horizon_days: i64,
+    label: Vec<LabelRule>,
+    snapshots: usize,
+    step_days: i64,
+    min_positives: usize,
+    l2: f64,
+    max_training_rows: usize,
+    retrain: Retrain,
+    risk_bands: RiskBands,
+}
+
+/// The checked churn settings.
+#[derive(Debug, Clone)]
 pub struct Churn {
     pub enabled: bool,
     pub horizon_days: i64,
@@ -43,40 +61,78 @@ pub struct Churn {
     pub risk_bands: RiskBands,
 }
 
-impl Churn {
-    /// Checks the settings; `file` names the pipeline file in errors.
-    pub fn check(self, file: &str) -> Result<Churn> {
-        let at = format!("pipeline file {file}: [churn]");
+impl ChurnSpec {
+    /// Checks the settings: every problem found, each naming the key (`at` is the section
+    /// as a reader finds it, e.g. "pipeline file p.toml: [churn]").
+    pub fn check(self, at: &str) -> std::result::Result<Churn, Vec<String>> {
+        let mut problems = Vec::new();
         if self.horizon_days < 1 || self.step_days < 1 {
-            bail!("{at} horizon_days and step_days must be at least 1");
+            problems.push(format!("{at} horizon_days and step_days must be at least 1"));
         }
         if self.snapshots < 2 {
-            bail!("{at} snapshots = {}: at least 2 (the newest validates, the older ones train)", self.snapshots);
+            problems.push(format!(
+                "{at} snapshots = {}: at least 2 (the newest validates, the older ones train)",
+                self.snapshots
+            ));
         }
         if self.label.is_empty() {
-            bail!("{at} label must name at least one rule: \"crm\" and/or \"inactivity\"");
+            problems.push(format!("{at} label must name at least one rule: \"crm\" and/or \"inactivity\""));
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            bail!("{at} l2 must be a number ≥ 0");
+            problems.push(format!("{at} l2 must be a number ≥ 0"));
         }
         if self.max_training_rows < 1000 {
-            bail!("{at} max_training_rows = {}: at least 1000", self.max_training_rows);
+            problems.push(format!("{at} max_training_rows = {}: at least 1000", self.max_training_rows));
         }
         let b = self.risk_bands;
         if !(0.0 < b.medium && b.medium < b.high && b.high <= 1.0) {
-            bail!("{at}.risk_bands needs 0 < medium < high ≤ 1, got medium = {}, high = {}", b.medium, b.high);
+            problems.push(format!(
+                "{at}.risk_bands needs 0 < medium < high ≤ 1, got medium = {}, high = {}",
+                b.medium, b.high
+            ));
         }
-        Ok(self)
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Churn {
+            enabled: self.enabled,
+            horizon_days: self.horizon_days,
+            label: self.label,
+            snapshots: self.snapshots,
+            step_days: self.step_days,
+            min_positives: self.min_positives,
+            l2: self.l2,
+            max_training_rows: self.max_training_rows,
+            retrain: self.retrain,
+            risk_bands: self.risk_bands,
+        })
+    }
+}
+
+impl Churn {
+    /// Each risk band with the churn risk it starts at, lowest first.
+    pub fn bands(&self) -> [(&'static str, f64); 3] {
+        [(RISK_BANDS[0], 0.0), (RISK_BANDS[1], self.risk_bands.medium), (RISK_BANDS[2], self.risk_bands.high)]
     }
 
     /// The band of a churn risk.
     pub fn band(&self, risk: f64) -> &'static str {
-        if risk >= self.risk_bands.high {
-            "high"
-        } else if risk >= self.risk_bands.medium {
-            "medium"
-        } else {
-            "low"
-        }
+        self.bands().iter().rev().find(|(_, from)| risk >= *from).map_or(RISK_BANDS[0], |(name, _)| name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_start_at_their_thresholds() {
+        let spec: ChurnSpec =
+            toml::from_str::<toml::Table>(crate::config::DEFAULTS).unwrap()["churn"].clone().try_into().unwrap();
+        let churn = spec.check("[churn]").unwrap();
+        assert_eq!(churn.band(0.0), "low");
+        assert_eq!(churn.band(0.15), "medium");
+        assert_eq!(churn.band(0.349), "medium");
+        assert_eq!(churn.band(0.35), "high");
     }
 }

@@ -87,17 +87,8 @@ pub enum Encoding {
     Gbk,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSpec {
-    #[serde(default)]
-    run: RunSpec,
-    sources: BTreeMap<String, SourceSpec>,
-    rfm: scoring::RfmSpec,
-    health: scoring::HealthSpec,
-    metrics: BTreeMap<String, scoring::MetricSpec>,
-    churn: churn::Churn,
-}
+/// The top-level tables a pipeline file may have.
+const SECTIONS: [&str; 7] = ["run", "params", "sources", "rfm", "health", "metrics", "churn"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,28 +127,68 @@ impl Pipeline {
     }
 
     /// Checks pipeline text as if it were read from `file` (used for relative paths and
-    /// error messages).
+    /// error messages). Every problem in the file is reported, all in one error.
     pub fn parse(text: &str, file: &Path) -> Result<Pipeline> {
-        let fail = |e: &dyn std::fmt::Display| {
-            anyhow::anyhow!("pipeline file {}: {}", file.display(), e.to_string().trim_end())
-        };
-        let user: toml::Table = toml::from_str(text).map_err(|e| fail(&e))?;
+        let name = file.display().to_string();
+        let user: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("pipeline file {name}: {}", e.to_string().trim_end()))?;
+        let mut problems = Vec::new();
         for key in RESERVED_PARAMS {
             if user.get("params").and_then(|p| p.get(key)).is_some() {
-                bail!(
-                    "pipeline file {}: [params] {key} is set by the run itself; use [run] as_of / --as-of, [rfm] bins or [health.tiers]",
-                    file.display()
-                );
+                problems.push(format!(
+                    "pipeline file {name}: [params] {key} is set by the run itself; use [run] as_of / --as-of, [rfm] bins or [health.tiers]"
+                ));
             }
+        }
+        for key in user.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+            problems
+                .push(format!("pipeline file {name}: unknown section `{key}`; sections are {}", SECTIONS.join(", ")));
         }
         let mut merged: toml::Table = toml::from_str(DEFAULTS).expect("built-in defaults are valid TOML");
         merge(&mut merged, user);
         // Params are kept as TOML values (a round trip through serde would turn dates into text).
         let params: BTreeMap<String, toml::Value> = match merged.remove("params") {
             Some(toml::Value::Table(t)) => t.into_iter().collect(),
-            _ => bail!("pipeline file {}: [params] must be a table of named values", file.display()),
+            _ => {
+                problems.push(format!("pipeline file {name}: [params] must be a table of named values"));
+                BTreeMap::new()
+            }
         };
-        let spec: FileSpec = toml::Value::Table(merged).try_into().map_err(|e| fail(&e))?;
+        for (key, value) in &params {
+            if matches!(value, toml::Value::Array(_) | toml::Value::Table(_)) {
+                problems.push(format!(
+                    "pipeline file {name}: [params] {key} must be a single number, string, boolean or date"
+                ));
+            }
+        }
+        let mut section = |key: &str| merged.remove(key).unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        let (run, rfm, health, metrics, churn, sources) = (
+            section("run"),
+            section("rfm"),
+            section("health"),
+            section("metrics"),
+            section("churn"),
+            section("sources"),
+        );
+        let run: Option<RunSpec> = typed(run, &name, "[run]", &mut problems);
+        let rfm: Option<scoring::RfmSpec> = typed(rfm, &name, "[rfm]", &mut problems);
+        let health: Option<scoring::HealthSpec> = typed(health, &name, "[health]", &mut problems);
+        let metrics: BTreeMap<String, scoring::MetricSpec> = match metrics {
+            toml::Value::Table(t) => t
+                .into_iter()
+                .filter_map(|(metric, v)| {
+                    let spec = typed(v, &name, &format!("[metrics.{metric}]"), &mut problems)?;
+                    Some((metric, spec))
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        let churn: Option<churn::ChurnSpec> = typed(churn, &name, "[churn]", &mut problems);
+        let sources = match sources {
+            toml::Value::Table(t) => t,
+            _ => toml::Table::new(),
+        };
+
         let base = file.parent().unwrap_or(Path::new("."));
         let at = |p: &Path| {
             if p.is_absolute() {
@@ -166,60 +197,84 @@ impl Pipeline {
                 base.join(p)
             }
         };
-
-        if !spec.sources.contains_key("invoices") {
-            bail!(
-                "pipeline file {}: no [sources.invoices] section; invoices are the one source every run needs",
-                file.display()
-            );
+        if !sources.contains_key("invoices") {
+            problems.push(format!(
+                "pipeline file {name}: no [sources.invoices] section; invoices are the one source every run needs"
+            ));
         }
-        let mut sources = Vec::new();
-        for (name, s) in spec.sources {
-            let source = canonical::source(&name).with_context(|| {
-                format!(
-                    "pipeline file {}: [sources.{name}] is not a known source; known sources are {}",
-                    file.display(),
+        let mut checked_sources = Vec::new();
+        for (source_name, value) in sources {
+            let Some(source) = canonical::source(&source_name) else {
+                problems.push(format!(
+                    "pipeline file {name}: [sources.{source_name}] is not a known source; known sources are {}",
                     canonical::source_names().join(", ")
-                )
-            })?;
-            sources.push(source_config(file, source, s, &at)?);
-        }
-        // Canonical order keeps runs and manifests stable whatever order the file uses.
-        sources.sort_by_key(|s| canonical::SOURCES.iter().position(|c| c.name == s.name()));
-
-        for (key, value) in &params {
-            if matches!(value, toml::Value::Array(_) | toml::Value::Table(_)) {
-                bail!(
-                    "pipeline file {}: [params] {key} must be a single number, string, boolean or date",
-                    file.display()
-                );
+                ));
+                continue;
+            };
+            let Some(spec) = typed::<SourceSpec>(value, &name, &format!("[sources.{source_name}]"), &mut problems)
+            else {
+                continue;
+            };
+            match source_config(file, source, spec, &at) {
+                Ok(cfg) => checked_sources.push(cfg),
+                Err(mut found) => problems.append(&mut found),
             }
         }
-        let as_of = spec
-            .run
-            .as_of
-            .map(|d| {
-                param_date(&d).with_context(|| {
-                    format!("pipeline file {}: [run] as_of = {d} must be a date such as 2026-06-30", file.display())
-                })
-            })
-            .transpose()?;
-        Ok(Pipeline {
-            file: file.to_path_buf(),
-            as_of,
-            out: spec.run.out.as_deref().map(at),
-            sql_dir: at(spec.run.sql_dir.as_deref().unwrap_or(Path::new("../sql"))),
-            publish: spec.run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
-            sources,
-            params,
-            scoring: scoring::check(spec.rfm, spec.health, spec.metrics, &file.display().to_string())?,
-            churn: spec.churn.check(&file.display().to_string())?,
-        })
+        // Canonical order keeps runs and manifests stable whatever order the file uses.
+        checked_sources.sort_by_key(|s| canonical::SOURCES.iter().position(|c| c.name == s.name()));
+
+        let as_of = run.as_ref().and_then(|r| r.as_of.as_ref()).and_then(|d| {
+            let date = param_date(d);
+            if date.is_none() {
+                problems.push(format!("pipeline file {name}: [run] as_of = {d} must be a date such as 2026-06-30"));
+            }
+            date
+        });
+        let scoring = match (rfm, health) {
+            (Some(rfm), Some(health)) => {
+                scoring::check(rfm, health, metrics, &name).map_err(|mut found| problems.append(&mut found)).ok()
+            }
+            _ => None,
+        };
+        let churn = churn.and_then(|c| {
+            c.check(&format!("pipeline file {name}: [churn]")).map_err(|mut found| problems.append(&mut found)).ok()
+        });
+        match (problems.len(), run, scoring, churn) {
+            (0, Some(run), Some(scoring), Some(churn)) => Ok(Pipeline {
+                file: file.to_path_buf(),
+                as_of,
+                out: run.out.as_deref().map(at),
+                sql_dir: at(run.sql_dir.as_deref().unwrap_or(Path::new("../sql"))),
+                publish: run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
+                sources: checked_sources,
+                params,
+                scoring,
+                churn,
+            }),
+            (1, ..) => bail!("{}", problems[0]),
+            _ => bail!("pipeline file {name} has {} problems:\n  {}", problems.len(), problems.join("\n  ")),
+        }
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name() == name)
     }
+}
+
+/// A section of the file as its typed spec; None (and a problem naming the section) when
+/// it does not fit.
+fn typed<T: serde::de::DeserializeOwned>(
+    value: toml::Value,
+    file: &str,
+    section: &str,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    value
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            problems.push(format!("pipeline file {file}: {section} {}", e.to_string().trim_end()))
+        })
+        .ok()
 }
 
 /// Merges a pipeline's tables over the defaults, key by key; arrays and single values
@@ -240,44 +295,52 @@ fn source_config(
     source: &'static canonical::Source,
     s: SourceSpec,
     at: &dyn Fn(&Path) -> PathBuf,
-) -> Result<SourceConfig> {
+) -> std::result::Result<SourceConfig, Vec<String>> {
     let here = |key: &str| format!("pipeline file {}: [sources.{}] {key}", file.display(), source.name);
-    for field in s.columns.keys() {
-        if source.field(field).is_none() {
-            bail!(
-                "{}: `{field}` is not a field of {}; its fields are {}",
-                here("columns"),
-                source.name,
-                source.field_names().join(", ")
-            );
-        }
+    let mut problems = Vec::new();
+    for field in s.columns.keys().filter(|f| source.field(f).is_none()) {
+        problems.push(format!(
+            "{}: `{field}` is not a field of {}; its fields are {}",
+            here("columns"),
+            source.name,
+            source.field_names().join(", ")
+        ));
     }
     let delimiter = match s.delimiter.as_deref() {
         None => b',',
         Some("\\t") | Some("tab") => b'\t',
         Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
-        Some(d) => bail!("{}: `{d}` must be one ASCII character (or \"tab\")", here("delimiter")),
+        Some(d) => {
+            problems.push(format!("{}: `{d}` must be one ASCII character (or \"tab\")", here("delimiter")));
+            b','
+        }
     };
     let date_formats = s.date_formats.unwrap_or_else(|| vec!["%Y-%m-%d".to_string()]);
     if date_formats.is_empty() {
-        bail!("{}: list at least one format, e.g. [\"%Y-%m-%d\"]", here("date_formats"));
+        problems.push(format!("{}: list at least one format, e.g. [\"%Y-%m-%d\"]", here("date_formats")));
     }
     for f in &date_formats {
         let bad = chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error));
         if bad {
-            bail!("{}: `{f}` is not a valid chrono date format (e.g. %Y-%m-%d)", here("date_formats"));
+            problems.push(format!("{}: `{f}` is not a valid chrono date format (e.g. %Y-%m-%d)", here("date_formats")));
         }
     }
     let decimal_separator = s.decimal_separator.unwrap_or_else(|| ".".to_string());
     if decimal_separator.chars().count() != 1 {
-        bail!("{}: must be one character, \".\" or \",\"", here("decimal_separator"));
+        problems.push(format!("{}: must be one character, \".\" or \",\"", here("decimal_separator")));
     }
     if s.thousands_separator.as_deref() == Some(decimal_separator.as_str()) {
-        bail!("{}: must differ from decimal_separator", here("thousands_separator"));
+        problems.push(format!("{}: must differ from decimal_separator", here("thousands_separator")));
     }
     let max_reject_ratio = s.max_reject_ratio.unwrap_or(DEFAULT_MAX_REJECT_RATIO);
     if !(0.0..=1.0).contains(&max_reject_ratio) {
-        bail!("{}: {max_reject_ratio} must be a share between 0 and 1 (0.05 = 5 %)", here("max_reject_ratio"));
+        problems.push(format!(
+            "{}: {max_reject_ratio} must be a share between 0 and 1 (0.05 = 5 %)",
+            here("max_reject_ratio")
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
     }
     Ok(SourceConfig {
         source,
@@ -367,6 +430,19 @@ mod tests {
         assert_eq!(depth.scale, scoring::Scale::Percentile);
         assert!(depth.points.is_empty(), "a percentile metric keeps no points");
         assert_eq!(p.params["window_days"].as_integer(), Some(365));
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported_at_once() {
+        let text = format!(
+            "[health.tiers]\nhealthy = 50\n[churn]\nsnapshots = 1\n[sources.payments]\npath = \"x\"\nformat = \"csv\"\n{}",
+            MINIMAL.replace("format = \"csv\"", "format = \"csv\"\ndelimiter = \";;\"")
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("4 problems"), "{err}");
+        for part in ["[health.tiers]", "snapshots = 1", "payments", "delimiter"] {
+            assert!(err.contains(part), "{part} missing from: {err}");
+        }
     }
 
     #[test]

@@ -11,12 +11,7 @@ use serde::Deserialize;
 
 use super::ahp::{self, Ahp};
 use super::segments::{self, Cell, SegmentSpec};
-
-/// The health dimensions, in the order their columns appear.
-pub const DIMENSIONS: [&str; 5] = ["value", "engagement", "satisfaction", "relationship", "risk"];
-
-/// The tiers, best first; `lost` is decided by inactivity or churn, not by score.
-pub const TIERS: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
+use crate::canonical::{DIMENSIONS, TIERS};
 
 /// The RFM measures, as named in cut-point keys and in the `rfm_cuts` table.
 pub const RFM_MEASURES: [&str; 3] = ["recency", "frequency", "monetary"];
@@ -115,57 +110,74 @@ pub struct Scoring {
     pub metrics: Vec<Metric>,
 }
 
-/// Checks the scoring sections of a (defaults-merged) pipeline.
-pub fn check(rfm: RfmSpec, health: HealthSpec, metrics: BTreeMap<String, MetricSpec>, file: &str) -> Result<Scoring> {
+/// Checks the scoring sections of a (defaults-merged) pipeline: every problem found, each
+/// naming its section and value.
+pub fn check(
+    rfm: RfmSpec,
+    health: HealthSpec,
+    metrics: BTreeMap<String, MetricSpec>,
+    file: &str,
+) -> std::result::Result<Scoring, Vec<String>> {
     let at = |section: &str| format!("pipeline file {file}: [{section}]");
-    if !(2..=10).contains(&rfm.bins) {
-        bail!("{} bins = {}: must be from 2 to 10", at("rfm"), rfm.bins);
+    let mut problems = Vec::new();
+    let bins_ok = (2..=10).contains(&rfm.bins);
+    if !bins_ok {
+        problems.push(format!("{} bins = {}: must be from 2 to 10", at("rfm"), rfm.bins));
     }
     let mut rfm_cuts = BTreeMap::new();
     for (measure, cuts) in RFM_MEASURES.into_iter().zip([rfm.recency_cuts, rfm.frequency_cuts, rfm.monetary_cuts]) {
         let Some(cuts) = cuts else { continue };
-        if cuts.len() != rfm.bins as usize - 1 {
-            bail!("{} {measure}_cuts has {} values; {} bins need {}", at("rfm"), cuts.len(), rfm.bins, rfm.bins - 1);
+        if bins_ok && cuts.len() != rfm.bins as usize - 1 {
+            problems.push(format!(
+                "{} {measure}_cuts has {} values; {} bins need {}",
+                at("rfm"),
+                cuts.len(),
+                rfm.bins,
+                rfm.bins - 1
+            ));
+        } else if cuts.windows(2).any(|w| w[0] >= w[1]) || cuts.iter().any(|c| !c.is_finite()) {
+            problems.push(format!("{} {measure}_cuts must be strictly ascending numbers: {cuts:?}", at("rfm")));
+        } else {
+            rfm_cuts.insert(measure, cuts);
         }
-        if cuts.windows(2).any(|w| w[0] >= w[1]) || cuts.iter().any(|c| !c.is_finite()) {
-            bail!("{} {measure}_cuts must be strictly ascending numbers: {cuts:?}", at("rfm"));
-        }
-        rfm_cuts.insert(measure, cuts);
     }
-    let segments = segments::cell_map(&rfm.segments, rfm.bins, &at("rfm"))?;
-
-    let (dimension_weights, weighting) = dimension_weights(&health, &at)?;
+    let segments = match bins_ok {
+        true => segments::cell_map(&rfm.segments, rfm.bins, &at("rfm")).map_err(|e| problems.push(e.to_string())).ok(),
+        false => None,
+    };
+    let weights = dimension_weights(&health, &at).map_err(|e| problems.push(e.to_string())).ok();
     let tiers = health.tiers;
     if !(0.0 <= tiers.sub_healthy && tiers.sub_healthy < tiers.healthy && tiers.healthy <= 100.0) {
-        bail!(
+        problems.push(format!(
             "{} needs 0 ≤ sub_healthy < healthy ≤ 100, got sub_healthy = {}, healthy = {}",
             at("health.tiers"),
             tiers.sub_healthy,
             tiers.healthy
-        );
+        ));
     }
     if tiers.lost_after_days <= 0 {
-        bail!("{} lost_after_days must be a positive number of days", at("health.tiers"));
+        problems.push(format!("{} lost_after_days must be a positive number of days", at("health.tiers")));
     }
-    for tier in TIERS {
-        if !health.playbooks.contains_key(tier) {
-            bail!("{} has no playbook for `{tier}`", at("health.playbooks"));
-        }
+    for tier in TIERS.iter().filter(|t| !health.playbooks.contains_key(**t)) {
+        problems.push(format!("{} has no playbook for `{tier}`", at("health.playbooks")));
     }
-    if let Some(extra) = health.playbooks.keys().find(|k| !TIERS.contains(&k.as_str())) {
-        bail!("{} `{extra}` is not a tier; tiers are {}", at("health.playbooks"), TIERS.join(", "));
+    for extra in health.playbooks.keys().filter(|k| !TIERS.contains(&k.as_str())) {
+        problems.push(format!("{} `{extra}` is not a tier; tiers are {}", at("health.playbooks"), TIERS.join(", ")));
     }
-    let metrics = check_metrics(metrics, &at)?;
-    Ok(Scoring {
-        rfm_bins: rfm.bins,
-        rfm_cuts,
-        segments,
-        dimension_weights,
-        weighting,
-        tiers,
-        playbooks: health.playbooks,
-        metrics,
-    })
+    let metrics = check_metrics(metrics, &at, &mut problems);
+    match (segments, weights) {
+        (Some(segments), Some((dimension_weights, weighting))) if problems.is_empty() => Ok(Scoring {
+            rfm_bins: rfm.bins,
+            rfm_cuts,
+            segments,
+            dimension_weights,
+            weighting,
+            tiers,
+            playbooks: health.playbooks,
+            metrics,
+        }),
+        _ => Err(problems),
+    }
 }
 
 fn dimension_weights(
@@ -206,27 +218,40 @@ fn dimension_weights(
     Ok((dims, Weighting::Fixed))
 }
 
-fn check_metrics(metrics: BTreeMap<String, MetricSpec>, at: &dyn Fn(&str) -> String) -> Result<Vec<Metric>> {
+fn check_metrics(
+    metrics: BTreeMap<String, MetricSpec>,
+    at: &dyn Fn(&str) -> String,
+    problems: &mut Vec<String>,
+) -> Vec<Metric> {
     let mut checked = Vec::new();
     for (name, m) in metrics {
         let section = at(&format!("metrics.{name}"));
         if !DIMENSIONS.contains(&m.dimension.as_str()) {
-            bail!(
+            problems.push(format!(
                 "{section} dimension = \"{}\" is not a dimension; dimensions are {}",
                 m.dimension,
                 DIMENSIONS.join(", ")
-            );
+            ));
+            continue;
         }
         if !(m.weight.is_finite() && m.weight >= 0.0) {
-            bail!("{section} weight = {}: must be a number ≥ 0", m.weight);
+            problems.push(format!("{section} weight = {}: must be a number ≥ 0", m.weight));
+            continue;
         }
         // Points only shape a thresholds scale; a percentile metric ignores any it inherits.
         let points = match (m.scale, m.points) {
             (Scale::Percentile, _) => Vec::new(),
             (Scale::Thresholds, None) => {
-                bail!("{section} scale = \"thresholds\" needs points = [[value, score], ...]")
+                problems.push(format!("{section} scale = \"thresholds\" needs points = [[value, score], ...]"));
+                continue;
             }
-            (Scale::Thresholds, Some(points)) => check_points(points, m.better, &section)?,
+            (Scale::Thresholds, Some(points)) => match check_points(points, m.better, &section) {
+                Ok(points) => points,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            },
         };
         checked.push(Metric {
             name,
@@ -242,14 +267,14 @@ fn check_metrics(metrics: BTreeMap<String, MetricSpec>, at: &dyn Fn(&str) -> Str
         let sum: f64 = of_dim.iter().map(|m| m.weight).sum();
         if !of_dim.is_empty() && (sum - 1.0).abs() > 1e-6 {
             let names: Vec<&str> = of_dim.iter().map(|m| m.name.as_str()).collect();
-            bail!(
+            problems.push(format!(
                 "{} the weights of the {dim} metrics ({}) sum to {sum:.4}; they must sum to 1",
                 at("metrics"),
                 names.join(", ")
-            );
+            ));
         }
     }
-    Ok(checked)
+    checked
 }
 
 /// Points must rise in value and move the score only in the direction `better` says, so
@@ -300,7 +325,7 @@ mod tests {
     fn weights_not_summing_to_one_name_the_section_and_sum() {
         let (rfm, mut health, metrics) = defaults();
         health.weights.insert("risk".into(), 0.15);
-        let err = check(rfm, health, metrics, "p.toml").unwrap_err().to_string();
+        let err = check(rfm, health, metrics, "p.toml").unwrap_err().join("\n");
         assert!(err.contains("[health.weights]") && err.contains("0.9500"), "{err}");
     }
 
@@ -308,7 +333,7 @@ mod tests {
     fn metric_weights_must_sum_to_one_within_a_dimension() {
         let (rfm, health, mut metrics) = defaults();
         metrics.get_mut("depth").unwrap().weight = 0.25;
-        let err = check(rfm, health, metrics, "p.toml").unwrap_err().to_string();
+        let err = check(rfm, health, metrics, "p.toml").unwrap_err().join("\n");
         assert!(err.contains("value metrics") && err.contains("1.1000"), "{err}");
     }
 
@@ -316,7 +341,7 @@ mod tests {
     fn thresholds_against_the_stated_direction_are_refused() {
         let (rfm, health, mut metrics) = defaults();
         metrics.get_mut("overdue_ratio").unwrap().better = Better::Higher;
-        let err = check(rfm, health, metrics, "p.toml").unwrap_err().to_string();
+        let err = check(rfm, health, metrics, "p.toml").unwrap_err().join("\n");
         assert!(err.contains("metrics.overdue_ratio") && err.contains("rise"), "{err}");
     }
 
@@ -337,21 +362,18 @@ mod tests {
     fn bins_and_cut_points_are_checked() {
         let (mut rfm, health, metrics) = defaults();
         rfm.bins = 11;
-        assert!(check(rfm.clone(), health.clone(), metrics.clone(), "p").unwrap_err().to_string().contains("2 to 10"));
+        assert!(check(rfm.clone(), health.clone(), metrics.clone(), "p").unwrap_err().join("\n").contains("2 to 10"));
         rfm.bins = 5;
         rfm.recency_cuts = Some(vec![30.0, 90.0, 60.0, 365.0]);
-        assert!(check(rfm.clone(), health.clone(), metrics.clone(), "p")
-            .unwrap_err()
-            .to_string()
-            .contains("ascending"));
+        assert!(check(rfm.clone(), health.clone(), metrics.clone(), "p").unwrap_err().join("\n").contains("ascending"));
         rfm.recency_cuts = Some(vec![30.0, 90.0]);
-        assert!(check(rfm, health, metrics, "p").unwrap_err().to_string().contains("need 4"));
+        assert!(check(rfm, health, metrics, "p").unwrap_err().join("\n").contains("need 4"));
     }
 
     #[test]
     fn tier_edges_must_be_ordered() {
         let (rfm, mut health, metrics) = defaults();
         health.tiers.sub_healthy = 90.0;
-        assert!(check(rfm, health, metrics, "p").unwrap_err().to_string().contains("sub_healthy < healthy"));
+        assert!(check(rfm, health, metrics, "p").unwrap_err().join("\n").contains("sub_healthy < healthy"));
     }
 }

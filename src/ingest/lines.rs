@@ -1,36 +1,28 @@
 //! Where a record sits in its export: the line a person opens the file at.
 //!
 //! Record numbers and line numbers differ as soon as a quoted CSV field holds a line break,
-//! so the text is scanned once, honouring quotes, and only when a row was rejected.
+//! so a chunk's text is scanned once, honouring quotes, and only when a row of it was
+//! rejected.
 
-use crate::config::Format;
-
-/// The 1-based line on which each requested record starts. `records` are 0-based data-row
-/// numbers (the header is not a record), in any order. For Parquet the "line" is the row
-/// number, 1-based.
-pub fn record_lines(text: &[u8], format: Format, records: &[u32]) -> Vec<u64> {
-    match format {
-        Format::Parquet => records.iter().map(|&r| r as u64 + 1).collect(),
-        Format::Csv => lookup(&starts(text, true), records),
-        Format::Ndjson => lookup(&starts(text, false), records),
-    }
+/// The 1-based line on which each requested record starts, for a chunk of whole records
+/// (no header) starting on line `first_line`. `records` are 0-based record numbers within
+/// the chunk, in any order; `quoted` says whether double quotes can hold line breaks (CSV).
+pub fn record_lines(text: &[u8], quoted: bool, first_line: u64, records: &[u32]) -> Vec<u64> {
+    let starts = starts(text, quoted);
+    records.iter().map(|&r| starts.get(r as usize).map_or(0, |l| l + first_line - 1)).collect()
 }
 
-fn lookup(starts: &[u64], records: &[u32]) -> Vec<u64> {
-    records.iter().map(|&r| starts.get(r as usize).copied().unwrap_or(0)).collect()
-}
-
-/// Start line of every data record. Blank lines are not records, as for the reader.
-fn starts(text: &[u8], csv_header: bool) -> Vec<u64> {
+/// Start line (1-based, within the text) of every record. Blank lines are not records, as
+/// for the parser.
+fn starts(text: &[u8], quoted: bool) -> Vec<u64> {
     let mut starts = Vec::new();
     let mut line = 1u64;
     let mut in_quotes = false;
     let mut at_record_start = true;
-    let mut skip_header = csv_header;
     let mut line_has_content = false;
     for &b in text {
         match b {
-            b'"' if csv_header => in_quotes = !in_quotes,
+            b'"' if quoted => in_quotes = !in_quotes,
             b'\n' => {
                 line += 1;
                 if !in_quotes {
@@ -46,11 +38,7 @@ fn starts(text: &[u8], csv_header: bool) -> Vec<u64> {
         }
         if at_record_start {
             at_record_start = false;
-            if skip_header {
-                skip_header = false;
-            } else {
-                starts.push(line);
-            }
+            starts.push(line);
         }
         line_has_content = true;
     }
@@ -63,18 +51,14 @@ mod tests {
 
     #[test]
     fn csv_quoted_newlines_and_crlf_shift_later_lines() {
-        let text = b"id,note\r\n1,plain\r\n2,\"two\r\nlines\"\r\n\r\n3,\"a \"\"quoted\"\", x\"\r\n";
-        assert_eq!(record_lines(text, Format::Csv, &[0, 1, 2]), vec![2, 3, 6]);
+        let text = b"1,plain\r\n2,\"two\r\nlines\"\r\n\r\n3,\"a \"\"quoted\"\", x\"\r\n";
+        assert_eq!(record_lines(text, true, 2, &[0, 1, 2]), vec![2, 3, 6]);
     }
 
     #[test]
     fn ndjson_counts_non_blank_lines() {
         let text = b"{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}";
-        assert_eq!(record_lines(text, Format::Ndjson, &[2, 0]), vec![4, 1]);
-    }
-
-    #[test]
-    fn parquet_rows_are_numbered_from_one() {
-        assert_eq!(record_lines(b"", Format::Parquet, &[0, 9]), vec![1, 10]);
+        assert_eq!(record_lines(text, false, 1, &[2, 0]), vec![4, 1]);
+        assert_eq!(record_lines(text, false, 101, &[1]), vec![103]);
     }
 }

@@ -1,53 +1,33 @@
-//! The ingest lane (polars): each export in, typed bronze Parquet and reject records out.
+//! The ingest lane (polars): each export in, typed bronze rows and reject records out.
 //!
-//! For every source the accounting holds: rows read = rows accepted + rows rejected. The
-//! lane hands its results to the rest of the run only as Parquet files.
+//! An export is read, decoded, parsed, typed, checked and written a chunk at a time (see
+//! [`export`]), never held whole, and sources ingest side by side. For every source the
+//! accounting holds: rows read = rows accepted + rows rejected. The lane hands its results
+//! on only as tables written through the sink it is given: `bronze/<source>` with the
+//! accepted rows, and one table of reject records per source.
 
+mod arrow;
+mod export;
 mod lines;
-mod read;
+mod parse;
 mod validate;
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
 use polars::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::config::{Pipeline, SourceConfig};
-
-pub use validate::RECORD;
-
-/// What ingest did with one export: the manifest's record of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SourceReport {
-    pub source: String,
-    pub path: PathBuf,
-    pub size_bytes: u64,
-    pub sha256: String,
-    pub rows_read: u64,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    /// The commonest reasons values were refused, with how many values each.
-    #[serde(default)]
-    pub top_reasons: Vec<(String, u64)>,
-    /// The source's data-quality gate.
-    #[serde(default)]
-    pub max_reject_ratio: f64,
-    pub seconds: f64,
-}
-
-impl SourceReport {
-    /// Rejected rows / rows read (0 for an empty export).
-    pub fn reject_ratio(&self) -> f64 {
-        if self.rows_read == 0 {
-            0.0
-        } else {
-            self.rows_rejected as f64 / self.rows_read as f64
-        }
-    }
-}
+use crate::canonical;
+use crate::config::{Format, Pipeline, SourceConfig};
+use crate::layout::OutputLayout;
+use crate::manifest::SourceReport;
+use crate::table::{TableKind, TableSink, TableWriter, Written};
 
 /// One or more sources refused more rows than their `max_reject_ratio` allows.
 #[derive(Debug, thiserror::Error)]
@@ -85,118 +65,349 @@ pub fn check_quality(pipeline: &Pipeline, reports: &[SourceReport]) -> std::resu
     )))
 }
 
-/// The outcome of ingesting every source of a pipeline.
+/// The outcome of ingesting every source of a pipeline, in canonical source order.
 pub struct Ingested {
     pub reports: Vec<SourceReport>,
+    /// Each source's bronze table.
+    pub bronze: Vec<Written>,
+    /// Each source's reject records, a table each.
+    pub rejects: Vec<Written>,
 }
 
-/// Reads every source of a pipeline, writes each one's bronze Parquet to the path
-/// `bronze_file(source)` gives, and the reject records of all of them to `rejects_file`.
-pub fn ingest_all(
-    pipeline: &Pipeline,
-    as_of: NaiveDate,
-    bronze_file: impl Fn(&str) -> PathBuf,
-    rejects_file: &Path,
-) -> Result<Ingested> {
-    let mut reports = Vec::new();
-    let mut rejects: Vec<LazyFrame> = Vec::new();
-    for cfg in &pipeline.sources {
-        let (report, source_rejects) = ingest_source(cfg, &pipeline.file, &bronze_file(cfg.name()))?;
-        reports.push(report);
-        rejects.push(source_rejects.lazy());
+/// The table a source's reject records are written to (the runner gathers them into the
+/// published `rejects`).
+pub fn rejects_table(source: &str) -> String {
+    format!("rejects_{source}")
+}
+
+pub use arrow::rejects_schema;
+
+/// Ingests every source of a pipeline, as many side by side as there are cores (largest
+/// export first), writing through `sink`. The first error stops the sources not started.
+pub fn ingest_all(pipeline: &Pipeline, as_of: NaiveDate, sink: &dyn TableSink) -> Result<Ingested> {
+    let sources = &pipeline.sources;
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    let size = |i: &usize| std::fs::metadata(&sources[*i].path).map_or(0, |m| m.len());
+    order.sort_by_key(|i| std::cmp::Reverse(size(i)));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(sources.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let done: Vec<Mutex<Option<Result<Source>>>> = sources.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                if k >= order.len() || failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = order[k];
+                let outcome = ingest_source(&sources[i], &pipeline.file, as_of, sink);
+                failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
+                *done[i].lock().expect("not poisoned") = Some(outcome);
+            });
+        }
+    });
+    let mut ingested = Ingested { reports: Vec::new(), bronze: Vec::new(), rejects: Vec::new() };
+    for slot in done {
+        if let Some(outcome) = slot.into_inner().expect("not poisoned") {
+            let source = outcome?;
+            ingested.reports.push(source.report);
+            ingested.bronze.push(source.bronze);
+            ingested.rejects.push(source.rejects);
+        }
     }
-    let mut all = concat(rejects, UnionArgs::default())?
-        .with_column(lit(as_of).cast(DataType::Date).alias("as_of"))
-        .select([
-            col("as_of"),
-            col("source"),
-            col("file"),
-            col("line"),
-            col("column"),
-            col("field"),
-            col("raw_value"),
-            col("reason"),
-        ])
-        .collect()?;
-    write_parquet(&mut all, rejects_file)?;
-    Ok(Ingested { reports })
+    Ok(ingested)
 }
 
-/// Ingests one export: returns its report and its reject records (with file and line).
-pub fn ingest_source(cfg: &SourceConfig, pipeline: &Path, bronze: &Path) -> Result<(SourceReport, DataFrame)> {
+/// One source ingested: its report, its bronze table and its reject records.
+pub struct Source {
+    pub report: SourceReport,
+    pub bronze: Written,
+    pub rejects: Written,
+}
+
+/// What one source's chunks add up to.
+struct Tally {
+    records: u64,
+    accepted: u64,
+    rejected: u64,
+    reasons: HashMap<String, u64>,
+}
+
+/// Ingests one export: its bronze table and its reject records, through `sink`.
+pub fn ingest_source(cfg: &SourceConfig, pipeline: &Path, as_of: NaiveDate, sink: &dyn TableSink) -> Result<Source> {
+    ingest_in_chunks(cfg, pipeline, as_of, sink, export::CHUNK_BYTES)
+}
+
+/// [`ingest_source`], reading CSV and NDJSON exports `chunk_bytes` at a time.
+fn ingest_in_chunks(
+    cfg: &SourceConfig,
+    pipeline: &Path,
+    as_of: NaiveDate,
+    sink: &dyn TableSink,
+    chunk_bytes: usize,
+) -> Result<Source> {
     let started = Instant::now();
-    let export = read::load(cfg, pipeline)?;
-    let frame = read::frame(&export.bytes, &export.path, cfg)?;
-    let header: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
-    let mapped = validate::resolve_columns(cfg, &header, &export.path, pipeline)?;
-    let rows_read = frame.height() as u64;
-    let checked = validate::check(frame, cfg, &mapped)
-        .with_context(|| format!("source {}: checking rows of {}", cfg.name(), export.path.display()))?;
-    let mut accepted = checked.accepted;
-    write_parquet(&mut accepted, bronze)?;
-
-    let records: Vec<u32> = checked.rejects.column(RECORD)?.idx()?.into_no_null_iter().collect();
-    let line_numbers = lines::record_lines(&export.bytes, cfg.format, &records);
-    let rows_rejected = {
-        let mut distinct = records.clone();
-        distinct.dedup();
-        distinct.len() as u64
+    let schema = cfg.source.arrow_schema();
+    let mut bronze = sink.create(&OutputLayout::bronze_table(cfg.name()), schema.clone(), TableKind::Published)?;
+    let mut rejects = Rejects::new(cfg, as_of, sink)?;
+    let mut tally = Tally { records: 0, accepted: 0, rejected: 0, reasons: HashMap::new() };
+    let mut mapped: Option<Vec<(&'static canonical::Field, String)>> = None;
+    let mut seen: Option<validate::Seen> = None;
+    let (size, sha256) = {
+        let mut chunk = |frame: DataFrame, text: Option<(&[u8], u64)>, estimated_rows: usize| -> Result<()> {
+            let header: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+            let mapped = match &mapped {
+                Some(m) => m,
+                None => mapped.insert(validate::resolve_columns(cfg, &header, &cfg.path, pipeline)?),
+            };
+            let frame = with_missing_columns(frame, mapped)?;
+            let height = frame.height() as u64;
+            let seen = seen.get_or_insert_with(|| validate::Seen::new(cfg, estimated_rows));
+            let checked = validate::check(frame, cfg, mapped, tally.records as IdxSize, seen)
+                .with_context(|| format!("source {}: checking rows of {}", cfg.name(), cfg.path.display()))?;
+            bronze.write(&arrow::to_batch(&checked.accepted, &schema)?)?;
+            tally.accepted += checked.accepted.height() as u64;
+            tally.rejected += rejects.write(&checked.rejects, tally.records, text, &mut tally.reasons)?;
+            tally.records += height;
+            Ok(())
+        };
+        match cfg.format {
+            Format::Parquet => {
+                let height = parse::parquet_height(cfg, pipeline)?;
+                let mut offset = 0;
+                loop {
+                    chunk(parse::parquet_rows(cfg, pipeline, offset)?, None, height)?;
+                    offset += parse::PARQUET_ROWS;
+                    if offset >= height {
+                        break;
+                    }
+                }
+                checksum(cfg, pipeline)?
+            }
+            Format::Csv | Format::Ndjson => {
+                let mut export = export::Export::open(cfg, pipeline)?.with_chunk_bytes(chunk_bytes);
+                let total = std::fs::metadata(&cfg.path).map_or(0, |m| m.len()) as usize;
+                let mut names: Option<Vec<String>> = None;
+                while let Some(piece) = export.next_chunk()? {
+                    let (mut data, mut first_line) = (&piece.text[..], piece.first_line);
+                    if cfg.format == Format::Csv && names.is_none() {
+                        let end = export::first_record_end(data);
+                        names = Some(parse::header(&data[..end], cfg)?);
+                        first_line += memchr::memchr_iter(b'\n', &data[..end]).count() as u64;
+                        data = &data[end..];
+                    }
+                    let frame = match &names {
+                        Some(names) => parse::csv(data, names, cfg, first_line)?,
+                        None => parse::ndjson(data, cfg, first_line)?,
+                    };
+                    // Room for the whole export's unique values, judged from its first chunk.
+                    let estimated = frame.height().max(1) * total / piece.text.len().max(1) + 1;
+                    chunk(frame, Some((data, first_line)), estimated)?;
+                }
+                export.identity()
+            }
+        }
     };
-    let file = export.path.display().to_string();
-    let mut rejects = checked.rejects;
-    let lines: Vec<i64> = line_numbers.iter().map(|&l| l as i64).collect();
-    rejects.with_column(Column::new("line".into(), lines))?;
-    let rejects = rejects.lazy().with_columns([lit(cfg.name()).alias("source"), lit(file).alias("file")]).collect()?;
-
+    let written = bronze.finish()?;
+    let mut reasons: Vec<(String, u64)> = tally.reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    reasons.truncate(3);
     let report = SourceReport {
         source: cfg.name().to_string(),
-        path: export.path.clone(),
-        size_bytes: export.size,
-        sha256: export.sha256,
-        rows_read,
-        rows_accepted: accepted.height() as u64,
-        rows_rejected,
-        top_reasons: commonest_reasons(&rejects)?,
+        path: cfg.path.clone(),
+        size_bytes: size,
+        sha256,
+        rows_read: tally.records,
+        rows_accepted: written.rows,
+        rows_rejected: tally.rejected,
+        top_reasons: reasons,
         max_reject_ratio: cfg.max_reject_ratio,
         seconds: started.elapsed().as_secs_f64(),
     };
+    debug_assert_eq!(report.rows_accepted, tally.accepted);
     debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_rejected);
-    Ok((report, rejects))
+    Ok(Source { report, bronze: written, rejects: rejects.finish()? })
+}
+
+/// The size and SHA-256 of a file read whole in one pass (a Parquet export, whose rows are
+/// read by row ranges).
+fn checksum(cfg: &SourceConfig, pipeline: &Path) -> Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(&cfg.path).with_context(|| export::cannot_read(cfg, pipeline))?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher).with_context(|| export::cannot_read(cfg, pipeline))?;
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+/// The frame with a null text column for each mapped column an NDJSON chunk lacks (its
+/// records simply have no such key).
+fn with_missing_columns(mut frame: DataFrame, mapped: &[(&'static canonical::Field, String)]) -> Result<DataFrame> {
+    for (_, column) in mapped {
+        if frame.column(column).is_err() {
+            let height = frame.height();
+            frame.with_column(Column::full_null(column.as_str().into(), height, &DataType::String))?;
+        }
+    }
+    Ok(frame)
+}
+
+/// One source's reject records on their way to their table.
+struct Rejects<'a> {
+    cfg: &'a SourceConfig,
+    as_of: i32,
+    writer: Box<dyn TableWriter + 'a>,
+}
+
+impl<'a> Rejects<'a> {
+    fn new(cfg: &'a SourceConfig, as_of: NaiveDate, sink: &'a dyn TableSink) -> Result<Rejects<'a>> {
+        let writer = sink.create(&rejects_table(cfg.name()), rejects_schema(), TableKind::Work)?;
+        Ok(Rejects { cfg, as_of: canonical::epoch_days(as_of), writer })
+    }
+
+    /// Writes a chunk's reject records (with the lines they start on) and counts their
+    /// reasons; returns how many rows they refuse. `first_record` is the chunk's first
+    /// data-row number, `text` its records and first line (none for Parquet: a row's
+    /// "line" is its row number).
+    fn write(
+        &mut self,
+        rejects: &DataFrame,
+        first_record: u64,
+        text: Option<(&[u8], u64)>,
+        reasons: &mut HashMap<String, u64>,
+    ) -> Result<u64> {
+        if rejects.height() == 0 {
+            return Ok(0);
+        }
+        let records: Vec<u32> = rejects.column(validate::RECORD)?.idx()?.into_no_null_iter().collect();
+        let lines: Vec<i64> = match text {
+            Some((text, first_line)) => {
+                let local: Vec<u32> = records.iter().map(|r| r - first_record as u32).collect();
+                lines::record_lines(text, self.cfg.format == Format::Csv, first_line, &local)
+                    .into_iter()
+                    .map(|l| l as i64)
+                    .collect()
+            }
+            None => records.iter().map(|&r| i64::from(r) + 1).collect(),
+        };
+        let text = |name: &str| -> Result<Vec<Option<String>>> {
+            Ok(rejects.column(name)?.str()?.iter().map(|v| v.map(String::from)).collect())
+        };
+        let (fields, reasons_of) = (text("field")?, text("reason")?);
+        for (field, reason) in fields.iter().zip(&reasons_of) {
+            let key = format!("{}: {}", field.as_deref().unwrap_or("?"), reason.as_deref().unwrap_or("?"));
+            *reasons.entry(key).or_default() += 1;
+        }
+        let n = records.len();
+        let file = self.cfg.path.display().to_string();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Date32Array::from(vec![self.as_of; n])),
+            Arc::new(StringArray::from(vec![self.cfg.name(); n])),
+            Arc::new(StringArray::from(vec![file.as_str(); n])),
+            Arc::new(Int64Array::from(lines)),
+            Arc::new(StringArray::from(text("column")?)),
+            Arc::new(StringArray::from(fields)),
+            Arc::new(StringArray::from(text("raw_value")?)),
+            Arc::new(StringArray::from(reasons_of)),
+        ];
+        self.writer.write(&RecordBatch::try_new(rejects_schema(), columns)?)?;
+        let mut distinct = records;
+        distinct.dedup();
+        Ok(distinct.len() as u64)
+    }
+
+    fn finish(self) -> Result<Written> {
+        self.writer.finish()
+    }
 }
 
 /// Checks that an export can be read and parsed and that its columns match the source's
 /// mapping, reading only the start of the file; returns the export's column count.
 pub fn check_columns(cfg: &SourceConfig, pipeline: &Path) -> Result<usize> {
-    let head = read::head(cfg, pipeline)?;
-    let frame = read::frame(&head, &cfg.path, cfg)?;
-    let header: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+    let header: Vec<String> = match cfg.format {
+        Format::Parquet => {
+            parse::parquet_rows(cfg, pipeline, 0)?.get_column_names().iter().map(|c| c.to_string()).collect()
+        }
+        Format::Csv => parse::header(&export::head(cfg, pipeline)?, cfg)?,
+        Format::Ndjson => parse::ndjson(&export::head(cfg, pipeline)?, cfg, 1)?
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    };
     validate::resolve_columns(cfg, &header, &cfg.path, pipeline)?;
     Ok(header.len())
 }
 
-/// The three commonest `field: reason` pairs among reject records, most frequent first.
-fn commonest_reasons(rejects: &DataFrame) -> Result<Vec<(String, u64)>> {
-    let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    let (fields, reasons) = (rejects.column("field")?.str()?, rejects.column("reason")?.str()?);
-    for (field, reason) in fields.iter().zip(reasons.iter()) {
-        *counts.entry(format!("{}: {}", field.unwrap_or("?"), reason.unwrap_or("?"))).or_default() += 1;
-    }
-    let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    counts.truncate(3);
-    Ok(counts)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::SchemaRef;
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use std::collections::BTreeMap;
 
-/// Writes a frame as zstd-compressed Parquet with full statistics.
-fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    /// A sink that keeps every table in memory.
+    #[derive(Default)]
+    struct Memory(Mutex<BTreeMap<String, Vec<RecordBatch>>>);
+
+    struct Into<'a>(&'a Memory, String, u64);
+
+    impl TableSink for Memory {
+        fn create(&self, table: &str, _: SchemaRef, _: TableKind) -> Result<Box<dyn TableWriter + '_>> {
+            self.0.lock().unwrap().insert(table.to_string(), Vec::new());
+            Ok(Box::new(Into(self, table.to_string(), 0)))
+        }
     }
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .finish(df)
-        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-    Ok(())
+
+    impl TableWriter for Into<'_> {
+        fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+            self.2 += batch.num_rows() as u64;
+            self.0 .0.lock().unwrap().get_mut(&self.1).unwrap().push(batch.clone());
+            Ok(())
+        }
+
+        fn finish(self: Box<Self>) -> Result<Written> {
+            Ok(Written { name: self.1.clone(), path: Default::default(), rows: self.2 })
+        }
+    }
+
+    impl Memory {
+        fn text(&self, table: &str) -> String {
+            pretty_format_batches(&self.0.lock().unwrap()[table]).unwrap().to_string()
+        }
+    }
+
+    #[test]
+    fn chunks_of_any_size_give_the_same_rows_rejects_and_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("invoice_id,customer_id,invoice_date,amount,product_line\n");
+        for i in 1..=60 {
+            let id = if i == 52 { "INV3".to_string() } else { format!("INV{i}") };
+            let date = if i == 25 { "2026-13-01" } else { "2026-01-02" };
+            let line = if i == 10 { "\"cloud\nservices\"" } else { "cloud" };
+            csv.push_str(&format!("{id},C{},{date},{i}.50,{line}\n", i % 7));
+        }
+        std::fs::write(dir.path().join("invoices.csv"), &csv).unwrap();
+        let text = format!("[sources.invoices]\npath = \"invoices.csv\"\nformat = \"csv\"\n");
+        let pipeline = crate::config::Pipeline::parse(&text, &dir.path().join("p.toml")).unwrap();
+        let cfg = &pipeline.sources[0];
+        let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let whole = Memory::default();
+        let one = ingest_in_chunks(cfg, &pipeline.file, as_of, &whole, 1 << 20).unwrap();
+        assert_eq!((one.report.rows_read, one.report.rows_accepted, one.report.rows_rejected), (60, 58, 2));
+        let rejects = whole.text(&rejects_table("invoices"));
+        // Data row 25 starts on line 27 (the header, and row 10's field spans two lines);
+        // row 52 repeats row 3's id, 50 lines and several chunks later.
+        assert!(rejects.contains("| 27   | invoice_date"), "{rejects}");
+        assert!(rejects.contains("| 54   | invoice_id") && rejects.contains("duplicate invoice_id"), "{rejects}");
+        for bytes in [40, 97, 256] {
+            let chunked = Memory::default();
+            let many = ingest_in_chunks(cfg, &pipeline.file, as_of, &chunked, bytes).unwrap();
+            assert_eq!(many.report.rows_accepted, one.report.rows_accepted, "chunks of {bytes} bytes");
+            assert_eq!(many.report.sha256, one.report.sha256);
+            for table in [OutputLayout::bronze_table("invoices"), rejects_table("invoices")] {
+                assert_eq!(chunked.text(&table), whole.text(&table), "{table} in chunks of {bytes} bytes");
+            }
+        }
+    }
 }

@@ -10,8 +10,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use ndarray::Array2;
 
-use crate::transform::rows::text_column;
-use crate::transform::Table;
+use crate::canonical::from_epoch_days;
+use crate::table::{text_column, Table};
 
 /// Customers as rows, features as columns.
 pub struct Features {
@@ -45,13 +45,12 @@ pub fn features(table: &Table) -> Result<Features> {
 
 /// A date column per customer (None where missing).
 pub fn dates_by_customer(table: &Table, column: &str) -> Result<HashMap<String, Option<NaiveDate>>> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let mut out = HashMap::new();
     for batch in &table.batches {
         let ids = text_column(batch.column_by_name(ID).context("needs customer_id")?)?;
         let dates = cast(batch.column_by_name(column).with_context(|| format!("needs {column}"))?, &DataType::Date32)?;
         for (id, d) in ids.into_iter().zip(dates.as_primitive::<Date32Type>().iter()) {
-            out.insert(id, d.map(|d| epoch + chrono::Duration::days(d.into())));
+            out.insert(id, d.map(from_epoch_days));
         }
     }
     Ok(out)

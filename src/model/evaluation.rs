@@ -2,40 +2,7 @@
 //! PR AUC, the ROC curve), probability quality (Brier score, log loss) and a 10-bin
 //! calibration table.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub customers: usize,
-    pub churned: usize,
-    pub roc_auc: f64,
-    /// Average precision: the area under the precision–recall curve.
-    pub pr_auc: f64,
-    pub brier: f64,
-    pub log_loss: f64,
-    pub calibration: Vec<CalibrationBin>,
-    /// The ROC curve, for the `model_metrics` table only: not kept in the manifest or
-    /// model.json (a reused model's validation has none).
-    #[serde(skip)]
-    pub roc: Vec<RocPoint>,
-}
-
-/// One tenth of the customers, by predicted risk: what was predicted and what happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalibrationBin {
-    pub bin: usize,
-    pub customers: usize,
-    pub mean_predicted: f64,
-    pub observed_rate: f64,
-}
-
-/// A point of the ROC curve: the share of stayers (false positive rate) and of churners
-/// (true positive rate) scored at or above some threshold.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RocPoint {
-    pub fpr: f64,
-    pub tpr: f64,
-}
+use crate::manifest::{CalibrationBin, Evaluation, RocPoint};
 
 /// The step the published ROC curve is thinned to, on either axis.
 const ROC_STEP: f64 = 0.01;

@@ -1,16 +1,17 @@
 //! The model lane (linfa): trains the churn model on point-in-time snapshots, validates it
 //! out of time against an RFM baseline, and scores the customers of the run.
 //!
-//! Features come out of the SQL lane once per snapshot as Arrow (the `churn_features`
-//! model evaluated as of that date), become an ndarray matrix here, and predictions go back
-//! as Arrow columns of `customer_health`: churn_risk, risk_band, top_risk_drivers.
+//! The lane runs no SQL. It is handed the run's features (the `churn_features` table) and a
+//! [`History`]: a function that gives the tables it asks for as of past dates. Features
+//! become an ndarray matrix here; predictions go back as the `churn_scores` table
+//! (customer_id and [`canonical::CHURN_COLUMNS`]), which the runner hands on.
 
 mod dataset;
 pub mod evaluation;
 pub mod logistic;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,26 +21,21 @@ use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, Int32Array, 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use ndarray::Axis;
 use serde::{Deserialize, Serialize};
-use tokio::runtime::Runtime;
 
-use crate::config::churn::{Churn, LabelRule, Retrain};
-use crate::config::Pipeline;
-use crate::transform::{self, Table};
-use evaluation::Evaluation;
+use crate::canonical;
+use crate::config::churn::{Churn, LabelRule};
+use crate::manifest::{ChurnReport, Validation};
+use crate::table::Table;
 use logistic::ChurnModel;
 
-/// The SQL model holding the features, and the one holding the RFM scores of the baseline.
+/// The SQL model holding the features, and the ones holding the RFM scores of the baseline
+/// and the facts the outcomes are read from.
 pub const FEATURES: &str = "churn_features";
 const RFM: &str = "customer_rfm";
+const FACTS: &str = "customer_features";
 
-/// Which model scores a run.
-#[derive(Debug, Clone)]
-pub enum ModelChoice {
-    /// As the pipeline's `[churn] retrain` says.
-    Pipeline,
-    /// A saved model.json (`vitals predict --model`).
-    File(PathBuf),
-}
+/// The tables `names` as of each of `dates`, in that order: the portfolio's past.
+pub type History<'a> = &'a (dyn Fn(&[NaiveDate], &[&str]) -> Result<Vec<Vec<Table>>> + Sync);
 
 /// A saved model with what it was trained on and how well it validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,133 +54,11 @@ pub struct Artifact {
     pub model: ChurnModel,
 }
 
-/// Out-of-time validation: trained on the older snapshots, tested on the newest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Validation {
-    pub test_snapshot: NaiveDate,
-    pub model: Evaluation,
-    /// Churn rate by R + F score, learned on the same training snapshots.
-    pub baseline: Evaluation,
-}
-
-/// What the model lane did, for the manifest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChurnReport {
-    /// `trained`, `reused`, `skipped` or `disabled`.
-    pub status: String,
-    pub reason: Option<String>,
-    pub model: Option<PathBuf>,
-    pub horizon_days: i64,
-    pub snapshots: Vec<NaiveDate>,
-    pub training_customers: usize,
-    pub training_churners: usize,
-    pub validation: Option<Validation>,
-    pub seconds_training: f64,
-    /// The part of training spent in the two logistic fits (the rest: the snapshots).
-    #[serde(default)]
-    pub seconds_fitting: f64,
-    pub seconds_scoring: f64,
-}
-
-/// The model lane's results for one run.
-pub struct Outcome {
-    pub report: ChurnReport,
-    /// Set when a model was trained in this run: publish it.
+/// What training gave: a model (none when the history has too few churners) and the
+/// manifest's account of it.
+pub struct Trained {
     pub artifact: Option<Artifact>,
-    /// churn_risk, band and drivers per customer scored.
-    pub scores: HashMap<String, (f64, &'static str, String)>,
-}
-
-/// The settings and engines a churn run needs.
-pub struct Lane<'a> {
-    pub pipeline: &'a Pipeline,
-    pub as_of: NaiveDate,
-    pub runtime: &'a Runtime,
-    pub bronze_file: &'a (dyn Fn(&str) -> PathBuf + Sync),
-    pub out: &'a Path,
-}
-
-impl Outcome {
-    /// A run without churn scoring (`[churn] enabled = false`).
-    pub fn disabled(cfg: &Churn) -> Outcome {
-        Outcome { report: ChurnReport::new("disabled", cfg), artifact: None, scores: HashMap::new() }
-    }
-}
-
-impl ChurnReport {
-    fn new(status: &str, cfg: &Churn) -> ChurnReport {
-        ChurnReport {
-            status: status.into(),
-            reason: None,
-            model: None,
-            horizon_days: cfg.horizon_days,
-            snapshots: Vec::new(),
-            training_customers: 0,
-            training_churners: 0,
-            validation: None,
-            seconds_training: 0.0,
-            seconds_fitting: 0.0,
-            seconds_scoring: 0.0,
-        }
-    }
-}
-
-/// Trains (or loads) the churn model and scores `current`, the run's `churn_features`.
-pub fn run(lane: &Lane, choice: &ModelChoice, current: &Table) -> Result<Outcome> {
-    let cfg = &lane.pipeline.churn;
-    let mut report = ChurnReport::new("trained", cfg);
-    let saved = match choice {
-        ModelChoice::File(path) => Some(path.clone()),
-        ModelChoice::Pipeline if cfg.retrain == Retrain::Reuse => newest_saved(lane.out, lane.as_of),
-        ModelChoice::Pipeline => None,
-    };
-    let started = Instant::now();
-    let (model, artifact) = match saved {
-        Some(path) => {
-            let artifact = load(&path)?;
-            report.status = "reused".into();
-            report.model = Some(path);
-            report.snapshots = artifact.snapshots.clone();
-            report.training_customers = artifact.training_customers;
-            report.training_churners = artifact.training_churners;
-            report.validation = artifact.validation.clone();
-            (artifact.model, None)
-        }
-        None => match train(lane, &mut report)? {
-            Some(artifact) => {
-                report.model = Some(artifact_path(lane.out, lane.as_of));
-                report.validation = artifact.validation.clone();
-                (artifact.model.clone(), Some(artifact))
-            }
-            None => {
-                report.status = "skipped".into();
-                let reason = report.reason.clone().unwrap_or_default();
-                tracing::warn!("no churn model: {reason}; churn columns are left empty");
-                return Ok(Outcome { report, artifact: None, scores: HashMap::new() });
-            }
-        },
-    };
-    report.seconds_training = started.elapsed().as_secs_f64();
-
-    let started = Instant::now();
-    let features = dataset::features(current)?;
-    if features.names != model.features {
-        bail!(
-            "the churn model expects the features {:?} but sql/{FEATURES}.sql now gives {:?}; retrain it (set [churn] retrain = \"always\")",
-            model.features,
-            features.names
-        );
-    }
-    let risk = model.predict(&features.x);
-    let drivers = model.drivers(&features.x);
-    let scores = features
-        .customers
-        .into_iter()
-        .zip(risk.into_iter().zip(drivers))
-        .map(|(id, (r, d))| (id, (r, cfg.band(r), d)))
-        .collect();
-    report.seconds_scoring = started.elapsed().as_secs_f64();
-    Ok(Outcome { report, artifact, scores })
+    pub report: ChurnReport,
 }
 
 /// The labelled features of one snapshot date.
@@ -197,84 +71,31 @@ struct Snapshot {
     rf: Vec<i64>,
 }
 
-/// Features as of `date` for customers not yet lost, labelled by what happened in the
-/// horizon after it (seen from `date + horizon`, never later than the run's as_of).
-fn snapshot(lane: &Lane, date: NaiveDate) -> Result<Snapshot> {
-    let cfg = &lane.pipeline.churn;
-    let inputs = transform::Inputs::bronze(lane.bronze_file);
-    let evaluate =
-        |on: NaiveDate, wanted: &[&str]| lane.runtime.block_on(transform::evaluate(lane.pipeline, on, &inputs, wanted));
-    let at = evaluate(date, &[FEATURES, RFM])?;
-    let features = dataset::features(&at[0])?;
-    let r = dataset::numbers_by_customer(&at[1], "r_score")?;
-    let f = dataset::numbers_by_customer(&at[1], "f_score")?;
-    let end = date + Duration::days(cfg.horizon_days);
-    let later = evaluate(end, &["customer_features"])?;
-    let churn_dates = dataset::dates_by_customer(&later[0], "churn_date")?;
-    let last_invoices = dataset::dates_by_customer(&later[0], "last_invoice_date")?;
-    let churned = features
-        .customers
-        .iter()
-        .map(|id| {
-            cfg.label.iter().any(|rule| match rule {
-                LabelRule::Crm => churn_dates.get(id).copied().flatten().is_some_and(|d| d > date && d <= end),
-                LabelRule::Inactivity => last_invoices.get(id).copied().flatten().is_none_or(|d| d <= date),
-            })
-        })
-        .collect();
-    let rf = features
-        .customers
-        .iter()
-        .map(|id| r.get(id).copied().flatten().unwrap_or(0) + f.get(id).copied().flatten().unwrap_or(0))
-        .collect();
-    Ok(Snapshot { date, x: features.x, names: features.names, churned, rf })
-}
-
-/// The snapshots of `dates`, computed side by side, as many at a time as there are cores
-/// (each SQL evaluation runs on one), so memory stays bounded on large portfolios.
-fn snapshots(lane: &Lane, dates: &[NaiveDate]) -> Result<Vec<Snapshot>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut done = Vec::with_capacity(dates.len());
-    for batch in dates.chunks(cores) {
-        let computed: Vec<Result<Snapshot>> = std::thread::scope(|scope| {
-            let running: Vec<_> = batch.iter().map(|d| scope.spawn(move || snapshot(lane, *d))).collect();
-            running.into_iter().map(|t| t.join().expect("a snapshot thread panicked")).collect()
-        });
-        for snapshot in computed {
-            done.push(snapshot?);
-        }
-    }
-    Ok(done)
-}
-
-/// Stacks snapshots into one training set.
-fn stack(snapshots: &[&Snapshot]) -> (ndarray::Array2<f64>, Vec<bool>, Vec<i64>) {
-    let views: Vec<_> = snapshots.iter().map(|s| s.x.view()).collect();
-    let x = ndarray::concatenate(Axis(0), &views).expect("snapshots share their features");
-    let y = snapshots.iter().flat_map(|s| s.churned.iter().copied()).collect();
-    let rf = snapshots.iter().flat_map(|s| s.rf.iter().copied()).collect();
-    (x, y, rf)
-}
-
-fn train(lane: &Lane, report: &mut ChurnReport) -> Result<Option<Artifact>> {
-    let cfg = &lane.pipeline.churn;
+/// Trains the churn model as of `as_of` on the snapshots `history` gives: features as of
+/// each snapshot date for customers not yet lost, labelled by what happened in the horizon
+/// after it (seen from snapshot + horizon, never later than `as_of`).
+pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained> {
+    let started = Instant::now();
+    let mut report = ChurnReport::new("trained", cfg);
     let dates: Vec<NaiveDate> =
-        (0..cfg.snapshots).map(|k| lane.as_of - Duration::days(cfg.horizon_days + k as i64 * cfg.step_days)).collect();
-    let snapshots = snapshots(lane, &dates)?;
+        (0..cfg.snapshots).map(|k| as_of - Duration::days(cfg.horizon_days + k as i64 * cfg.step_days)).collect();
     report.snapshots = dates.clone();
+    let snapshots = snapshots(cfg, &dates, history)?;
     let all: Vec<&Snapshot> = snapshots.iter().collect();
     let (x, y, _) = stack(&all);
     let churners = y.iter().filter(|c| **c).count();
     report.training_customers = y.len();
     report.training_churners = churners;
     if churners < cfg.min_positives || churners == y.len() {
+        report.status = "skipped".into();
         report.reason = Some(format!(
             "{churners} churners among {} customer snapshots, fewer than [churn] min_positives = {} \
              (more history, a longer horizon, or label = [\"crm\", \"inactivity\"] give more)",
             y.len(),
             cfg.min_positives
         ));
-        return Ok(None);
+        report.seconds_training = started.elapsed().as_secs_f64();
+        return Ok(Trained { artifact: None, report });
     }
     let names = snapshots[0].names.clone();
     let fitting = Instant::now();
@@ -286,9 +107,11 @@ fn train(lane: &Lane, report: &mut ChurnReport) -> Result<Option<Artifact>> {
     });
     let (validation, model) = (validation?, model?);
     report.seconds_fitting = fitting.elapsed().as_secs_f64();
-    Ok(Some(Artifact {
+    report.validation = validation.clone();
+    report.seconds_training = started.elapsed().as_secs_f64();
+    let artifact = Artifact {
         vitals_version: env!("CARGO_PKG_VERSION").to_string(),
-        trained_as_of: lane.as_of,
+        trained_as_of: as_of,
         horizon_days: cfg.horizon_days,
         label: cfg.label.clone(),
         l2: cfg.l2,
@@ -298,7 +121,53 @@ fn train(lane: &Lane, report: &mut ChurnReport) -> Result<Option<Artifact>> {
         validation,
         libraries: libraries(),
         model,
-    }))
+    };
+    Ok(Trained { artifact: Some(artifact), report })
+}
+
+/// The labelled snapshots of `dates`: features and RFM scores as of each date, outcomes
+/// from the facts as of each date plus the horizon.
+fn snapshots(cfg: &Churn, dates: &[NaiveDate], history: History) -> Result<Vec<Snapshot>> {
+    let ends: Vec<NaiveDate> = dates.iter().map(|d| *d + Duration::days(cfg.horizon_days)).collect();
+    let at = history(dates, &[FEATURES, RFM])?;
+    let later = history(&ends, &[FACTS])?;
+    dates
+        .iter()
+        .zip(ends)
+        .zip(at.iter().zip(&later))
+        .map(|((&date, end), (at, later))| {
+            let features = dataset::features(&at[0])?;
+            let r = dataset::numbers_by_customer(&at[1], "r_score")?;
+            let f = dataset::numbers_by_customer(&at[1], "f_score")?;
+            let churn_dates = dataset::dates_by_customer(&later[0], "churn_date")?;
+            let last_invoices = dataset::dates_by_customer(&later[0], "last_invoice_date")?;
+            let churned = features
+                .customers
+                .iter()
+                .map(|id| {
+                    cfg.label.iter().any(|rule| match rule {
+                        LabelRule::Crm => churn_dates.get(id).copied().flatten().is_some_and(|d| d > date && d <= end),
+                        LabelRule::Inactivity => last_invoices.get(id).copied().flatten().is_none_or(|d| d <= date),
+                    })
+                })
+                .collect();
+            let rf = features
+                .customers
+                .iter()
+                .map(|id| r.get(id).copied().flatten().unwrap_or(0) + f.get(id).copied().flatten().unwrap_or(0))
+                .collect();
+            Ok(Snapshot { date, x: features.x, names: features.names, churned, rf })
+        })
+        .collect()
+}
+
+/// Stacks snapshots into one training set.
+fn stack(snapshots: &[&Snapshot]) -> (ndarray::Array2<f64>, Vec<bool>, Vec<i64>) {
+    let views: Vec<_> = snapshots.iter().map(|s| s.x.view()).collect();
+    let x = ndarray::concatenate(Axis(0), &views).expect("snapshots share their features");
+    let y = snapshots.iter().flat_map(|s| s.churned.iter().copied()).collect();
+    let rf = snapshots.iter().flat_map(|s| s.rf.iter().copied()).collect();
+    (x, y, rf)
 }
 
 /// Trains on every snapshot but the newest and tests on the newest; None when either side
@@ -342,50 +211,52 @@ fn libraries() -> BTreeMap<String, String> {
     .collect()
 }
 
-/// Where a model trained as of `as_of` is published.
-pub fn artifact_path(out: &Path, as_of: NaiveDate) -> PathBuf {
-    out.join(MODELS).join(format!("as_of={as_of}")).join(MODEL_FILE)
-}
-
-/// The models "table" under the output directory, and the file in each partition.
-pub const MODELS: &str = "models/churn";
-pub const MODEL_FILE: &str = "model.json";
-
 pub fn to_json(artifact: &Artifact) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec_pretty(artifact)?)
 }
 
 pub fn load(path: &Path) -> Result<Artifact> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read churn model {}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a vitals churn model (model.json)", path.display()))
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a churn model saved by vitals", path.display()))
 }
 
-/// The newest saved model trained on or before `as_of`.
-pub fn newest_saved(out: &Path, as_of: NaiveDate) -> Option<PathBuf> {
-    let dates = crate::publish::partitions(out, MODELS);
-    dates.into_iter().rfind(|d| *d <= as_of).map(|d| artifact_path(out, d)).filter(|p| p.exists())
-}
+/// The table of churn scores the runner adds to customer_health.
+pub const SCORES: &str = "churn_scores";
 
-/// `customer_health` with churn_risk, risk_band and top_risk_drivers appended (null for
-/// customers not scored: lost ones, or all when there is no model).
-pub fn attach(health: &Table, scores: &HashMap<String, (f64, &'static str, String)>) -> Result<Table> {
-    let mut fields: Vec<Field> = health.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.extend(crate::canonical::CHURN_COLUMNS.iter().map(|(name, kind)| Field::new(*name, kind.clone(), true)));
-    let schema = Arc::new(Schema::new(fields));
-    let mut batches = Vec::new();
-    for batch in &health.batches {
-        let ids = crate::transform::rows::text_column(
-            batch.column_by_name("customer_id").context("customer_health needs customer_id")?,
-        )?;
-        let found: Vec<Option<&(f64, &str, String)>> = ids.iter().map(|id| scores.get(id)).collect();
-        let mut columns = batch.columns().to_vec();
-        columns.push(Arc::new(Float64Array::from_iter(found.iter().map(|s| s.map(|s| s.0)))));
-        columns.push(Arc::new(StringArray::from_iter(found.iter().map(|s| s.map(|s| s.1)))));
-        columns.push(Arc::new(StringArray::from_iter(found.iter().map(|s| s.map(|s| s.2.as_str())))));
-        batches.push(RecordBatch::try_new(schema.clone(), columns)?);
+/// Scores the customers of `current` (the run's churn_features) with `model`: the
+/// `churn_scores` table, one row per customer, with churn_risk, risk_band and
+/// top_risk_drivers.
+pub fn score(model: &ChurnModel, cfg: &Churn, current: &Table) -> Result<Table> {
+    let features = dataset::features(current)?;
+    if features.names != model.features {
+        bail!(
+            "the churn model expects the features {:?} but sql/{FEATURES}.sql now gives {:?}; retrain it (set [churn] retrain = \"always\")",
+            model.features,
+            features.names
+        );
     }
-    Ok(Table { name: health.name.clone(), schema, batches })
+    let risk = model.predict(&features.x);
+    let drivers = model.drivers(&features.x);
+    let bands: Vec<&str> = risk.iter().map(|r| cfg.band(*r)).collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(features.customers)),
+        Arc::new(Float64Array::from(risk)),
+        Arc::new(StringArray::from(bands)),
+        Arc::new(StringArray::from(drivers)),
+    ];
+    let batch = RecordBatch::try_new(scores_schema(), columns)?;
+    Ok(Table { name: SCORES.into(), schema: batch.schema(), batches: vec![batch] })
+}
+
+/// No churn scores: customer_health's churn columns are then null.
+pub fn no_scores() -> Table {
+    Table { name: SCORES.into(), schema: scores_schema(), batches: Vec::new() }
+}
+
+fn scores_schema() -> Arc<Schema> {
+    let mut fields = vec![Field::new("customer_id", DataType::Utf8, false)];
+    fields.extend(canonical::CHURN_COLUMNS.iter().map(|(name, kind)| Field::new(*name, kind.clone(), true)));
+    Arc::new(Schema::new(fields))
 }
 
 /// One row of `model_metrics`; a field a metric does not use is null.
@@ -401,6 +272,9 @@ struct MetricRow {
     fpr: Option<f64>,
     tpr: Option<f64>,
 }
+
+/// The published table of the churn model's validation.
+pub const METRICS: &str = "model_metrics";
 
 /// The `model_metrics` table: validation figures of the model and the baseline, their
 /// calibration tables (metric = "calibration", one row per bin), then their ROC curves
@@ -439,10 +313,8 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
             }
         }
     }
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let day = (as_of - epoch).num_days() as i32;
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Date32Array::from(vec![day; rows.len()])),
+        Arc::new(Date32Array::from(vec![canonical::epoch_days(as_of); rows.len()])),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.scorer))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.metric))),
         Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.value))),
@@ -466,5 +338,5 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
         Field::new("tpr", DataType::Float64, true),
     ]));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    Ok(Table { name: "model_metrics".into(), schema, batches: vec![batch] })
+    Ok(Table { name: METRICS.into(), schema, batches: vec![batch] })
 }

@@ -6,11 +6,11 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-const LOCK_FILE: &str = ".vitals.lock";
+use crate::layout::OutputLayout;
 
 /// Another run holds the output directory.
 #[derive(Debug, thiserror::Error)]
@@ -30,11 +30,11 @@ pub struct OutputLock {
 }
 
 /// Takes the output directory's lock at once, or fails with [`Busy`] naming the holder.
-pub fn acquire(out: &Path, description: &str) -> Result<OutputLock> {
-    std::fs::create_dir_all(out).with_context(|| {
-        format!("cannot create the output directory {}: check the path and its permissions", out.display())
+pub fn acquire(out: &OutputLayout, description: &str) -> Result<OutputLock> {
+    std::fs::create_dir_all(out.root()).with_context(|| {
+        format!("cannot create the output directory {}: check the path and its permissions", out.root().display())
     })?;
-    let path = out.join(LOCK_FILE);
+    let path = out.lock_file();
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -51,7 +51,7 @@ pub fn acquire(out: &Path, description: &str) -> Result<OutputLock> {
                 "" => "a run that has not said who it is yet".to_string(),
                 text => text.to_string(),
             };
-            return Err(Busy { out: out.to_path_buf(), holder }.into());
+            return Err(Busy { out: out.root().to_path_buf(), holder }.into());
         }
         Err(TryLockError::Error(e)) => {
             return Err(e).with_context(|| format!("cannot lock {}", path.display()));
@@ -72,12 +72,13 @@ mod tests {
     #[test]
     fn a_second_lock_on_the_same_directory_is_refused_and_names_the_first() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire(dir.path(), "pipeline a.toml as of 2026-06-30").unwrap();
-        let err = acquire(dir.path(), "pipeline b.toml").unwrap_err();
+        let out = OutputLayout::new(dir.path());
+        let first = acquire(&out, "pipeline a.toml as of 2026-06-30").unwrap();
+        let err = acquire(&out, "pipeline b.toml").unwrap_err();
         let busy = err.downcast_ref::<Busy>().expect("a Busy error");
         assert!(busy.holder.contains(&format!("pid {}", std::process::id())), "{}", busy.holder);
         assert!(busy.holder.contains("a.toml"), "{}", busy.holder);
         drop(first);
-        acquire(dir.path(), "pipeline b.toml").expect("free again once the first is dropped");
+        acquire(&out, "pipeline b.toml").expect("free again once the first is dropped");
     }
 }

@@ -1,9 +1,10 @@
 //! The report's charts, each an `<svg id="chart-…">` drawn from the gathered figures with
 //! the primitives of [`super::svg`]: what is plotted, on which axes, in which colours.
 
-use super::html::{percent, signed, thousands};
+use super::figures::{AlertCount, Churn, Report, SCORE_BIN};
+use super::format::{percent, signed, thousands};
 use super::svg::{self, fill, Frame};
-use super::{AlertCount, Churn, Report, DIMENSIONS, SCORE_BIN, TIERS};
+use crate::canonical::{DIMENSIONS, TIERS};
 
 const GHOST: &str = r#"class="ghost""#;
 const UP: &str = "#2f9e6b";

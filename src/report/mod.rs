@@ -4,6 +4,8 @@
 //! of [`svg`], and [`html`] lays out the page.
 
 mod charts;
+mod figures;
+mod format;
 mod html;
 mod svg;
 
@@ -13,99 +15,26 @@ use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 
-use crate::canonical::HEALTH;
-use crate::publish::{self, Manifest, REPORTS};
-use crate::transform::outputs;
+use crate::canonical::{DIMENSIONS, HEALTH, TIERS};
+use crate::layout::OutputLayout;
+use crate::manifest::Manifest;
 use crate::transform::rows::{query, Rows};
-
-/// The health tiers, best first.
-pub const TIERS: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
-
-/// The dimensions, in the order of the `dim_<dimension>` columns of customer_health.
-pub use crate::config::scoring::DIMENSIONS;
+use crate::transform::{outputs, Engine};
+use figures::{AlertCount, Churn, Mover, Report, RfCell, ScoreBin, SCORE_BIN};
 
 /// How many customers the report lists as moving most, each way.
 const MOVERS: usize = 8;
 
-/// Width of a bar of the score histogram, in health points.
-pub const SCORE_BIN: f64 = 5.0;
-
-/// The figures of one run, compared where it helps with the run before it.
-pub struct Report {
-    pub as_of: NaiveDate,
-    /// The previous customer_health partition, if any.
-    pub previous: Option<NaiveDate>,
-    /// Customers scored and their average health score: this run, then the previous one.
-    pub portfolio: Vec<(i64, f64)>,
-    /// One entry per tier of [`TIERS`]: customers now and in the previous run.
-    pub tiers: Vec<(i64, Option<i64>)>,
-    pub histogram: Vec<ScoreBin>,
-    pub rf_cells: Vec<RfCell>,
-    /// One entry per tier of [`TIERS`]: the average of each dimension of [`DIMENSIONS`].
-    pub dimensions: Vec<Vec<Option<f64>>>,
-    /// The largest rises, then the largest falls, of the health score since the previous run.
-    pub movers: Vec<Mover>,
-    pub alerts: Vec<AlertCount>,
-    pub churn: Churn,
-}
-
-/// Customers of one tier whose health score is in [from, from + SCORE_BIN).
-pub struct ScoreBin {
-    pub from: f64,
-    pub tier: String,
-    pub customers: i64,
-}
-
-/// Customers with one R score and one F score.
-pub struct RfCell {
-    pub r: i64,
-    pub f: i64,
-    pub customers: i64,
-    pub avg_monetary: f64,
-}
-
-pub struct Mover {
-    pub customer_id: String,
-    pub name: String,
-    pub tier: String,
-    pub previous_tier: String,
-    pub score: f64,
-    pub delta: f64,
-}
-
-pub struct AlertCount {
-    pub kind: String,
-    pub severity: String,
-    pub alerts: i64,
-}
-
-/// The churn model's validation in this run, or why there is none.
-pub enum Churn {
-    Validated {
-        /// (scorer, metric, value) of the headline metrics.
-        metrics: Vec<(String, String, f64)>,
-        /// (scorer, false positive rate, true positive rate), each scorer's curve in order.
-        roc: Vec<(String, f64, f64)>,
-        /// (scorer, mean predicted, observed rate) per calibration bin, in order.
-        calibration: Vec<(String, f64, f64)>,
-    },
-    Absent(String),
-}
-
-impl Churn {
-    /// A headline metric (roc_auc, pr_auc, brier, log_loss) of a scorer (model, baseline).
-    pub fn metric(&self, scorer: &str, metric: &str) -> Option<f64> {
-        let Churn::Validated { metrics, .. } = self else { return None };
-        metrics.iter().find(|(s, m, _)| s == scorer && m == metric).map(|m| m.2)
-    }
-}
-
 /// Writes the report of the run as of `as_of` (default: the newest) under `out` to
 /// `output` (default: `<out>/reports/report_<as_of>.html`) and returns where it went.
-pub async fn write(out: &Path, as_of: Option<NaiveDate>, output: Option<&Path>) -> Result<PathBuf> {
-    let report = gather(out, as_of).await?;
-    let path =
-        output.map_or_else(|| out.join(REPORTS).join(format!("report_{}.html", report.as_of)), Path::to_path_buf);
+pub async fn write(
+    engine: &Engine,
+    out: &OutputLayout,
+    as_of: Option<NaiveDate>,
+    output: Option<&Path>,
+) -> Result<PathBuf> {
+    let report = gather(engine, out, as_of).await?;
+    let path = output.map_or_else(|| out.report_file(report.as_of), Path::to_path_buf);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -114,18 +43,18 @@ pub async fn write(out: &Path, as_of: Option<NaiveDate>, output: Option<&Path>) 
 }
 
 /// Reads the figures of the run as of `as_of` (default: the newest published) under `out`.
-pub async fn gather(out: &Path, as_of: Option<NaiveDate>) -> Result<Report> {
-    let runs = publish::partitions(out, HEALTH);
+pub async fn gather(engine: &Engine, out: &OutputLayout, as_of: Option<NaiveDate>) -> Result<Report> {
+    let runs = out.partitions(HEALTH);
     let Some(newest) = runs.last().copied() else {
-        bail!("{} holds no {HEALTH} table: run `vitals run` first", out.display());
+        bail!("{} holds no {HEALTH} table: run `vitals run` first", out.root().display());
     };
     let as_of = as_of.unwrap_or(newest);
     if !runs.contains(&as_of) {
         let dates: Vec<String> = runs.iter().map(NaiveDate::to_string).collect();
-        bail!("no run as of {as_of} under {}; published runs: {}", out.display(), dates.join(", "));
+        bail!("no run as of {as_of} under {}; published runs: {}", out.root().display(), dates.join(", "));
     }
     let previous = runs.iter().rev().find(|d| **d < as_of).copied();
-    let ctx = outputs::register(out).await?;
+    let ctx = outputs::register(engine, out).await?;
     let now = format!("as_of = DATE '{as_of}'");
     Ok(Report {
         as_of,
@@ -271,7 +200,7 @@ async fn alerts(ctx: &SessionContext, now: &str) -> Result<Vec<AlertCount>> {
         .collect())
 }
 
-async fn churn(ctx: &SessionContext, out: &Path, as_of: NaiveDate) -> Result<Churn> {
+async fn churn(ctx: &SessionContext, out: &OutputLayout, as_of: NaiveDate) -> Result<Churn> {
     let metrics = if ctx.table_exist("model_metrics")? {
         let rows = query(
             ctx,
@@ -307,8 +236,8 @@ async fn churn(ctx: &SessionContext, out: &Path, as_of: NaiveDate) -> Result<Chu
 }
 
 /// Why a run has no validated churn model, from its manifest.
-fn no_model_reason(out: &Path, as_of: NaiveDate) -> String {
-    let manifest = Manifest::read(&out.join("runs").join(as_of.to_string()).join("manifest.json"));
+fn no_model_reason(out: &OutputLayout, as_of: NaiveDate) -> String {
+    let manifest = Manifest::read(&out.manifest_file(as_of));
     match manifest.map(|m| m.churn) {
         Ok(churn) if churn.status == "reused" => {
             "This run scored churn risk with a saved model; its validation is in the report of the run that \

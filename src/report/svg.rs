@@ -3,7 +3,7 @@
 //! made of. Every text is escaped here; coordinates are written with one decimal, so the
 //! same figures always give the same bytes.
 
-use super::html::escape;
+use super::format::escape;
 
 /// A chart's canvas in SVG units, and the margins around its plot area.
 pub struct Frame {

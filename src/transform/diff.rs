@@ -5,9 +5,11 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::ParquetReadOptions;
 
 use super::rows::query;
+use super::Engine;
+use crate::canonical::TIERS;
 
 /// Tier of a customer present on one side only.
 pub const ABSENT: &str = "(absent)";
@@ -60,8 +62,8 @@ WHERE a.health_score IS NOT NULL AND b.health_score IS NOT NULL
 ORDER BY 1";
 
 /// Compares two customer_health tables, each a Parquet file or partition folder.
-pub async fn compare(before: &Path, after: &Path) -> Result<Diff> {
-    let ctx = SessionContext::new();
+pub async fn compare(engine: &Engine, before: &Path, after: &Path) -> Result<Diff> {
+    let ctx = engine.session();
     for (name, path) in [("before", before), ("after", after)] {
         let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
         ctx.register_parquet(name, &location, ParquetReadOptions::default())
@@ -105,11 +107,10 @@ impl Diff {
 
     /// Every tier on either side, healthiest first, then others alphabetically.
     pub fn tiers(&self) -> Vec<String> {
-        const ORDER: [&str; 4] = ["healthy", "sub_healthy", "at_risk", "lost"];
-        let rank = |t: &str| match ORDER.iter().position(|o| *o == t) {
+        let rank = |t: &str| match TIERS.iter().position(|o| *o == t) {
             Some(i) => i,
-            None if t == ABSENT => ORDER.len() + 1,
-            None => ORDER.len(),
+            None if t == ABSENT => TIERS.len() + 1,
+            None => TIERS.len(),
         };
         let mut tiers: Vec<String> = self.matrix.iter().flat_map(|(f, t, _)| [f.clone(), t.clone()]).collect();
         tiers.sort_by_key(|t| (rank(t), t.clone()));

@@ -1,216 +1,283 @@
 //! The transform lane (DataFusion): the SQL models in the pipeline's SQL folder, run over
-//! the bronze Parquet tables as of the run date.
+//! the bronze tables as of the run date (see [`sources`] for what "as of" means).
 //!
-//! Every source is registered under its canonical name as a point-in-time view: rows dated
-//! after `as_of` are invisible, and later happenings on visible rows (a payment made after
-//! the run date, say) read as not yet happened; planned dates (due dates, contract ends)
-//! stay. So any past date re-runs faithfully from the
-//! same exports. Sources a pipeline leaves out are registered as empty tables of their
-//! canonical shape, so models need no special cases (the `sources` table says which are
-//! present). Run parameters and scoring rules are small tables too (see `rules`).
+//! Each model's result is written through the sink the lane is given, table by table, and
+//! read back from that file by the models after it: results stream to disk instead of
+//! piling up in memory, and a table read by several models is computed once. Run
+//! parameters and scoring rules are small tables too (see [`rules`]).
 //!
-//! The previous run's customer_health is `previous_health` (for trends and alerts). The
-//! models that read `scored_health` run in a second pass, after the model lane has added
-//! its columns to customer_health and the publish lane has staged it as Parquet.
+//! A run has two passes around the model lane. The first runs every model that does not
+//! read `scored_health`; the second adds the churn model's columns to customer_health,
+//! which is then `scored_health` and the published customer_health, and runs the models
+//! that read it (alerts).
 
 pub mod diff;
+mod engine;
 pub mod models;
 pub mod outputs;
 pub mod rows;
 mod rules;
+mod sources;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use chrono::NaiveDate;
-use std::collections::BTreeMap;
-
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::Int64Type;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::prelude::{col, lit, SessionContext};
+use futures::StreamExt;
 
-use crate::canonical::{self, Kind};
-use crate::config::{scoring, Pipeline};
+use crate::canonical::{self, HEALTH};
+use crate::config::Pipeline;
+use crate::table::{Table, TableKind, TableSink, Written};
 
-/// What the SQL lane produced for a run.
-pub struct Transformed {
-    /// The tables the pipeline publishes, in its order.
-    pub published: Vec<Table>,
-    /// The other tables the caller asked for, in its order.
-    pub also: Vec<Table>,
-    /// Customers with a score on each dimension (a dimension with 0 had no data at all).
-    pub customers_with_data: BTreeMap<String, u64>,
-    /// Seconds each SQL model took, every model run included.
-    pub model_seconds: BTreeMap<String, f64>,
-}
+pub use engine::{Engine, EngineOptions};
 
-/// One model's result.
-pub struct Table {
-    pub name: String,
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-}
-
-/// What the SQL lane reads besides the pipeline's rules.
-pub struct Inputs<'a> {
-    /// The bronze Parquet file of each source.
-    pub bronze_file: &'a (dyn Fn(&str) -> PathBuf + Sync),
+/// What the SQL models read besides the pipeline's rules.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The bronze file of each source the pipeline has, by source name.
+    pub bronze: BTreeMap<String, PathBuf>,
     /// The newest customer_health published before this run: its as_of and its file.
     pub previous: Option<(NaiveDate, PathBuf)>,
 }
 
-impl<'a> Inputs<'a> {
-    /// Bronze tables only, no history: a first run, or a past snapshot.
-    pub fn bronze(bronze_file: &'a (dyn Fn(&str) -> PathBuf + Sync)) -> Self {
-        Inputs { bronze_file, previous: None }
-    }
+/// What one pass of the lane wrote.
+#[derive(Default)]
+pub struct Pass {
+    /// Every model's table, in the order they ran.
+    pub tables: Vec<Written>,
+    /// Seconds each SQL model took.
+    pub model_seconds: BTreeMap<String, f64>,
+    /// Customers with a score on each dimension (a dimension with 0 had no data at all);
+    /// empty when the pass ran no dimension_scores model.
+    pub customers_with_data: BTreeMap<String, u64>,
 }
 
-/// Runs the SQL models of a nightly run as of `as_of`: the published tables the model lane
-/// does not feed, plus the models named in `also`.
-pub async fn run(pipeline: &Pipeline, as_of: NaiveDate, inputs: &Inputs<'_>, also: &[&str]) -> Result<Transformed> {
-    let after = after_model(pipeline)?;
-    let publish: Vec<&str> = pipeline.publish.iter().map(String::as_str).filter(|t| !after.contains(t)).collect();
-    let mut wanted = publish.clone();
-    wanted.extend_from_slice(also);
-    if pipeline.sql_dir.join(format!("{DIMENSION_SCORES}.sql")).exists() {
-        wanted.push(DIMENSION_SCORES);
+impl Pass {
+    /// The table `name` this pass wrote.
+    pub fn table(&self, name: &str) -> Option<&Written> {
+        self.tables.iter().find(|t| t.name == name)
     }
-    let (ctx, mut tables, model_seconds) = execute(pipeline, as_of, inputs, None, &wanted).await?;
-    let customers_with_data = customers_per_dimension(&ctx).await?;
-    let mut take = |names: &mut dyn Iterator<Item = &str>| -> Vec<Table> {
-        names.filter_map(|name| tables.iter().position(|t| t.name == name).map(|i| tables.swap_remove(i))).collect()
-    };
-    let published = take(&mut publish.into_iter());
-    let also = take(&mut also.iter().copied());
-    Ok(Transformed { published, also, customers_with_data, model_seconds })
 }
 
 /// The published tables that read `scored_health`, in the pipeline's order.
-pub fn after_model(pipeline: &Pipeline) -> Result<Vec<&str>> {
+pub fn after_model_tables(pipeline: &Pipeline) -> Result<Vec<String>> {
     let models = models::load(&pipeline.sql_dir)?;
-    Ok(pipeline
+    Ok(pipeline.publish.iter().filter(|t| models.iter().any(|m| m.name == **t && m.after_model)).cloned().collect())
+}
+
+/// The model whose rows say which customers have data on which dimension.
+const DIMENSION_SCORES: &str = "dimension_scores";
+
+/// The first pass: the models the pipeline publishes that do not read `scored_health`,
+/// the models in `also`, and what they need. Published tables are written as published,
+/// except customer_health, which the second pass publishes with the churn columns.
+pub fn before_model(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    inputs: &Inputs,
+    also: &[&str],
+    sink: &dyn TableSink,
+) -> Result<Pass> {
+    let models = models::load(&pipeline.sql_dir)?;
+    let mut wanted: Vec<&str> = pipeline
         .publish
         .iter()
         .map(String::as_str)
-        .filter(|t| models.iter().any(|m| m.name == *t && m.after_model))
-        .collect())
+        .filter(|t| models.iter().any(|m| m.name == *t && !m.after_model))
+        .collect();
+    wanted.extend_from_slice(also);
+    if models.iter().any(|m| m.name == DIMENSION_SCORES) {
+        wanted.push(DIMENSION_SCORES);
+    }
+    let publish = |name: &str| name != HEALTH && pipeline.publish.iter().any(|p| p == name);
+    engine.block_on(async {
+        let ctx = session(engine, pipeline, as_of, inputs).await?;
+        let needed = needed(pipeline, models, &wanted)?;
+        let (tables, model_seconds) = execute(&ctx, needed, &publish, sink, "").await?;
+        let dimensions = tables.iter().find(|t| t.name == DIMENSION_SCORES);
+        let customers_with_data = match dimensions {
+            Some(table) => customers_per_dimension(&ctx, &table.path).await?,
+            None => BTreeMap::new(),
+        };
+        Ok(Pass { tables, model_seconds, customers_with_data })
+    })
 }
 
-/// The second pass: the published tables that read `scored_health`, given the staged
-/// customer_health file with the churn columns; with the seconds each model took.
-pub async fn run_after_model(
+/// The second pass: customer_health (the first pass's `health`) with the churn model's
+/// columns (`churn`: customer_id and [`canonical::CHURN_COLUMNS`]) becomes `scored_health`,
+/// the published customer_health; then the published models that read it run.
+pub fn after_model(
+    engine: &Engine,
     pipeline: &Pipeline,
     as_of: NaiveDate,
-    inputs: &Inputs<'_>,
-    scored: &Path,
-) -> Result<(Vec<Table>, BTreeMap<String, f64>)> {
-    let wanted = after_model(pipeline)?;
-    if wanted.is_empty() {
-        return Ok((Vec::new(), BTreeMap::new()));
-    }
-    if !scored.exists() {
-        bail!(
-            "pipeline file {}: {} read{} {}, which needs customer_health in [run] publish",
-            pipeline.file.display(),
-            wanted.join(", "),
-            if wanted.len() == 1 { "s" } else { "" },
-            models::SCORED
+    inputs: &Inputs,
+    health: &Path,
+    churn: Table,
+    sink: &dyn TableSink,
+) -> Result<Pass> {
+    let after = after_model_tables(pipeline)?;
+    let wanted: Vec<&str> = after.iter().map(String::as_str).collect();
+    let models = models::load(&pipeline.sql_dir)?;
+    let publish = |name: &str| pipeline.publish.iter().any(|p| p == name);
+    engine.block_on(async {
+        let ctx = session(engine, pipeline, as_of, inputs).await?;
+        let started = Instant::now();
+        sources::register_parquet(&ctx, "unscored_health", health).await?;
+        ctx.register_table("churn_scores", Arc::new(MemTable::try_new(churn.schema.clone(), vec![churn.batches])?))?;
+        let columns: Vec<String> = canonical::CHURN_COLUMNS.iter().map(|(c, _)| format!("s.\"{c}\"")).collect();
+        let sql = format!(
+            "SELECT h.*, {} FROM unscored_health AS h LEFT JOIN churn_scores AS s ON s.customer_id = h.customer_id \
+             ORDER BY h.customer_id",
+            columns.join(", ")
         );
-    }
-    let (_, tables, seconds) = execute(pipeline, as_of, inputs, Some(scored), &wanted).await?;
-    Ok((tables.into_iter().filter(|t| wanted.contains(&t.name.as_str())).collect(), seconds))
+        let kind = if publish(HEALTH) { TableKind::Published } else { TableKind::Work };
+        let scored = write(&ctx, ctx.sql(&sql).await?, HEALTH, kind, sink).await?;
+        sources::register_parquet(&ctx, models::SCORED, &scored.path).await?;
+        let mut model_seconds = BTreeMap::from([(models::SCORED.to_string(), started.elapsed().as_secs_f64())]);
+        let mut tables = vec![scored];
+        if !wanted.is_empty() {
+            let needed: Vec<models::Model> =
+                needed(pipeline, models, &wanted)?.into_iter().filter(|m| m.after_model).collect();
+            let (more, seconds) = execute(&ctx, needed, &publish, sink, "").await?;
+            tables.extend(more);
+            model_seconds.extend(seconds);
+        }
+        Ok(Pass { tables, model_seconds, customers_with_data: BTreeMap::new() })
+    })
 }
 
-/// Runs just the models `wanted` needs as of `as_of` and returns the `wanted` tables, in
-/// that order: how the churn model gets point-in-time features for past dates.
-pub async fn evaluate(
+/// The tables `wanted` as of each of `dates` (for the churn model's point-in-time
+/// training data), as many dates side by side as there are cores; intermediate tables are
+/// written through `sink` as work tables named for their date.
+pub fn at_dates(
+    engine: &Engine,
     pipeline: &Pipeline,
-    as_of: NaiveDate,
-    inputs: &Inputs<'_>,
+    bronze: &BTreeMap<String, PathBuf>,
+    dates: &[NaiveDate],
     wanted: &[&str],
-) -> Result<Vec<Table>> {
-    let (_, mut tables, _) = execute(pipeline, as_of, inputs, None, wanted).await?;
-    Ok(wanted
-        .iter()
-        .filter_map(|name| tables.iter().position(|t| t.name == *name).map(|i| tables.swap_remove(i)))
-        .collect())
+    sink: &dyn TableSink,
+) -> Result<Vec<Vec<Table>>> {
+    let inputs = Inputs { bronze: bronze.clone(), previous: None };
+    let one = |date: NaiveDate| -> Result<Vec<Table>> {
+        engine.block_on(async {
+            let ctx = session(engine, pipeline, date, &inputs).await?;
+            let needed = needed(pipeline, models::load(&pipeline.sql_dir)?, wanted)?;
+            let (tables, _) = execute(&ctx, needed, &|_| false, sink, &format!("at_{date}_")).await?;
+            let mut found = Vec::new();
+            for name in wanted {
+                let file = tables.iter().find(|t| t.name.ends_with(name)).context("a wanted model ran")?;
+                let table = ctx.read_parquet(file.path.to_string_lossy().as_ref(), Default::default()).await?;
+                let schema: SchemaRef = Arc::new(table.schema().as_arrow().clone());
+                found.push(Table { name: name.to_string(), schema, batches: table.collect().await? });
+            }
+            Ok(found)
+        })
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut done = Vec::with_capacity(dates.len());
+    for batch in dates.chunks(cores) {
+        let computed: Vec<Result<Vec<Table>>> = std::thread::scope(|scope| {
+            let running: Vec<_> = batch.iter().map(|d| scope.spawn(|| one(*d))).collect();
+            running.into_iter().map(|t| t.join().expect("an evaluation thread panicked")).collect()
+        });
+        for tables in computed {
+            done.push(tables?);
+        }
+    }
+    Ok(done)
 }
 
-/// Registers sources, history and rules, then runs the models `wanted` depends on, in order.
-async fn execute(
-    pipeline: &Pipeline,
-    as_of: NaiveDate,
-    inputs: &Inputs<'_>,
-    scored: Option<&Path>,
-    wanted: &[&str],
-) -> Result<(SessionContext, Vec<Table>, BTreeMap<String, f64>)> {
-    let ctx = SessionContext::new_with_config(session_config());
-    register_sources(&ctx, pipeline, as_of, Some(inputs.bronze_file)).await?;
-    register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
-    if let Some(file) = scored {
-        ctx.register_parquet(models::SCORED, &file.to_string_lossy(), ParquetReadOptions::default())
-            .await
-            .with_context(|| format!("registering {}", file.display()))?;
-    }
+/// A session with the sources as of `as_of`, the previous run and the rules registered.
+async fn session(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate, inputs: &Inputs) -> Result<SessionContext> {
+    let ctx = engine.session();
+    sources::register(&ctx, &inputs.bronze, as_of).await?;
+    sources::register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
     rules::register(&ctx, pipeline, as_of, inputs.previous.as_ref().map(|(d, _)| *d))?;
-    let all = models::load(&pipeline.sql_dir)?;
-    let needed = models::needed(all, wanted).map_err(|missing| {
+    Ok(ctx)
+}
+
+fn needed(pipeline: &Pipeline, models: Vec<models::Model>, wanted: &[&str]) -> Result<Vec<models::Model>> {
+    models::needed(models, wanted).map_err(|missing| {
         anyhow!(
             "pipeline file {}: the run needs a model `{missing}`, but {} has no {missing}.sql",
             pipeline.file.display(),
             pipeline.sql_dir.display()
         )
-    })?;
+    })
+}
 
-    // A model's table is dropped once the last model reading it has run, unless it was
-    // asked for: memory holds the tables in use, not every table of the run.
+/// Runs `needed` in order, each written through `sink` (as `prefix` + its name; published
+/// when `publish` says so) and registered from its file for the models after it. A table
+/// is dropped from the session once the last model reading it has run.
+async fn execute(
+    ctx: &SessionContext,
+    needed: Vec<models::Model>,
+    publish: &dyn Fn(&str) -> bool,
+    sink: &dyn TableSink,
+    prefix: &str,
+) -> Result<(Vec<Written>, BTreeMap<String, f64>)> {
     let mut done_with: Vec<Vec<String>> = vec![Vec::new(); needed.len()];
-    for model in needed.iter().filter(|m| !wanted.contains(&m.name.as_str())) {
+    for model in &needed {
         if let Some(last) = needed.iter().rposition(|m| m.depends_on.contains(&model.name)) {
             done_with[last].push(model.name.clone());
         }
     }
-    let mut results = Vec::new();
+    let mut written = Vec::new();
     let mut seconds = BTreeMap::new();
-    for (i, model) in needed.into_iter().enumerate() {
-        let started = std::time::Instant::now();
+    for (i, model) in needed.iter().enumerate() {
+        let started = Instant::now();
+        let kind = if publish(&model.name) { TableKind::Published } else { TableKind::Work };
         let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", located(&model.path, &e)))?;
-        let planned: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame
-            .collect()
+        let table = write(ctx, frame, &format!("{prefix}{}", model.name), kind, sink)
             .await
-            .map_err(|e| anyhow!("SQL model {} failed while running: {e}", model.path.display()))?;
-        // The executed batches carry the exact schema (nullability may differ from the plan's).
-        let schema = batches.first().map(|b| b.schema()).unwrap_or(planned);
-        let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
-        ctx.register_table(model.name.as_str(), Arc::new(table))?;
+            .with_context(|| format!("SQL model {} failed while running", model.path.display()))?;
+        sources::register_parquet(ctx, &model.name, &table.path).await?;
         let took = started.elapsed().as_secs_f64();
         tracing::debug!(model = model.name, seconds = took, "SQL model done");
         seconds.insert(model.name.clone(), took);
-        if wanted.contains(&model.name.as_str()) {
-            results.push(Table { name: model.name, schema, batches });
-        }
+        written.push(table);
         for name in &done_with[i] {
             ctx.deregister_table(name.as_str())?;
         }
     }
-    Ok((ctx, results, seconds))
+    Ok((written, seconds))
 }
 
-/// One partition per query: floating-point sums then add up in one fixed order, so the
-/// same inputs give the same bytes (parallel partial sums arrive in any order). Spans are
-/// kept so a planning error can name the line of the model it comes from.
-fn session_config() -> SessionConfig {
-    SessionConfig::new()
-        .with_target_partitions(1)
-        .set_bool("datafusion.sql_parser.collect_spans", true)
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
-        .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
+/// Runs one planned query and streams its result into a table of `sink`.
+async fn write(
+    ctx: &SessionContext,
+    frame: datafusion::dataframe::DataFrame,
+    table: &str,
+    kind: TableKind,
+    sink: &dyn TableSink,
+) -> Result<Written> {
+    let plan = frame.create_physical_plan().await?;
+    let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())?;
+    let mut writer = None;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        // The executed batches carry the exact schema (nullability may differ from the plan's).
+        let writer = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(sink.create(table, batch.schema(), kind)?),
+        };
+        writer.write(&batch)?;
+    }
+    let writer = match writer {
+        Some(w) => w,
+        None => sink.create(table, plan.schema(), kind)?,
+    };
+    writer.finish()
 }
 
 /// `file:line:column` of an SQL error, as far as DataFusion locates it.
@@ -234,123 +301,12 @@ fn parser_location(message: &str) -> Option<(u64, u64)> {
     Some((line, column))
 }
 
-/// The outcome of planning one SQL model without running it.
-pub struct ModelCheck {
-    pub model: String,
-    pub path: PathBuf,
-    /// Err: what is wrong, starting with `file:line:column` where DataFusion locates it.
-    pub planned: std::result::Result<(), String>,
-}
-
-/// Plans every SQL model of the pipeline, in run order, over empty tables of the canonical
-/// shapes: finds unknown tables or columns, type errors and syntax errors without data.
-/// A model whose dependency failed to plan is reported as such, not planned.
-pub async fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelCheck>> {
-    let ctx = SessionContext::new_with_config(session_config());
-    register_sources(&ctx, pipeline, as_of, None).await?;
-    register_previous(&ctx, None).await?;
-    rules::register(&ctx, pipeline, as_of, None)?;
-    let mut checks: Vec<ModelCheck> = Vec::new();
-    // As in a run: the models reading scored_health come after the model lane.
-    let mut all = models::load(&pipeline.sql_dir)?;
-    all.sort_by_key(|m| m.after_model);
-    for model in all {
-        let reads =
-            |name: &str| model.depends_on.contains(name) || (model.after_model && name == crate::canonical::HEALTH);
-        let failed: Vec<&str> =
-            checks.iter().filter(|c| c.planned.is_err() && reads(&c.model)).map(|c| c.model.as_str()).collect();
-        let planned = if !failed.is_empty() {
-            Err(format!("{}: not planned, it reads {} which did not plan", model.path.display(), failed.join(", ")))
-        } else if model.after_model && !ctx.table_exist(models::SCORED)? {
-            Err(format!(
-                "{}: reads {} but there is no customer_health model to build it from",
-                model.path.display(),
-                models::SCORED
-            ))
-        } else {
-            match ctx.sql(&model.sql).await {
-                Ok(frame) => {
-                    ctx.register_table(model.name.as_str(), frame.into_view())?;
-                    if model.name == crate::canonical::HEALTH {
-                        register_scored_shape(&ctx).await?;
-                    }
-                    Ok(())
-                }
-                // The first line says it; DataFusion's next lines list every valid field.
-                Err(e) => Err(format!("{}: {}", located(&model.path, &e), e.to_string().lines().next().unwrap_or(""))),
-            }
-        };
-        checks.push(ModelCheck { model: model.name, path: model.path, planned });
-    }
-    Ok(checks)
-}
-
-/// `scored_health` for planning: customer_health's columns plus the churn columns.
-async fn register_scored_shape(ctx: &SessionContext) -> Result<()> {
-    let churn: Vec<String> = crate::canonical::CHURN_COLUMNS
-        .iter()
-        .map(|(name, kind)| format!("CAST(NULL AS {}) AS \"{name}\"", sql_type(kind)))
-        .collect();
-    let sql = format!("SELECT *, {} FROM {}", churn.join(", "), crate::canonical::HEALTH);
-    ctx.register_table(models::SCORED, ctx.sql(&sql).await?.into_view())?;
-    Ok(())
-}
-
-/// The columns of `previous_health`, whatever version published the previous partition:
-/// a column it lacks reads as null.
-const PREVIOUS_COLUMNS: [(&str, DataType); 6] = [
-    ("customer_id", DataType::Utf8),
-    ("as_of", DataType::Date32),
-    ("health_score", DataType::Float64),
-    ("health_tier", DataType::Utf8),
-    ("churn_risk", DataType::Float64),
-    ("risk_band", DataType::Utf8),
-];
-
-/// Registers `previous_health`: the previous run's customer_health, or an empty table.
-async fn register_previous(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
-    let Some(file) = file else {
-        let fields: Vec<Field> = PREVIOUS_COLUMNS.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect();
-        let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
-        ctx.register_table("previous_health", Arc::new(empty))?;
-        return Ok(());
-    };
-    ctx.register_parquet("previous_health_file", &file.to_string_lossy(), ParquetReadOptions::default())
-        .await
-        .with_context(|| format!("reading the previous run's customer_health {}", file.display()))?;
-    let present = ctx.table("previous_health_file").await?.schema().clone();
-    let columns: Vec<String> = PREVIOUS_COLUMNS
-        .iter()
-        .map(|(name, kind)| match present.has_column_with_unqualified_name(name) {
-            true => format!("CAST(\"{name}\" AS {}) AS \"{name}\"", sql_type(kind)),
-            false => format!("CAST(NULL AS {}) AS \"{name}\"", sql_type(kind)),
-        })
-        .collect();
-    let view = ctx.sql(&format!("SELECT {} FROM previous_health_file", columns.join(", "))).await?.into_view();
-    ctx.register_table("previous_health", view)?;
-    Ok(())
-}
-
-fn sql_type(kind: &DataType) -> &'static str {
-    match kind {
-        DataType::Date32 => "DATE",
-        DataType::Float64 => "DOUBLE",
-        _ => "VARCHAR",
-    }
-}
-
-/// The model whose rows say which customers have data on which dimension.
-const DIMENSION_SCORES: &str = "dimension_scores";
-
-/// How many customers have a score on each dimension, from the `dimension_scores` model
-/// (empty when a pipeline's SQL has no such model).
-async fn customers_per_dimension(ctx: &SessionContext) -> Result<BTreeMap<String, u64>> {
-    if !ctx.table_exist(DIMENSION_SCORES)? {
-        return Ok(BTreeMap::new());
-    }
-    let mut counts: BTreeMap<String, u64> = scoring::DIMENSIONS.iter().map(|d| (d.to_string(), 0)).collect();
-    let sql = "SELECT dimension, COUNT(*) AS customers FROM dimension_scores GROUP BY dimension";
-    for batch in ctx.sql(sql).await?.collect().await? {
+/// How many customers have a score on each dimension, from the `dimension_scores` table.
+async fn customers_per_dimension(ctx: &SessionContext, file: &Path) -> Result<BTreeMap<String, u64>> {
+    let mut counts: BTreeMap<String, u64> = canonical::DIMENSIONS.iter().map(|d| (d.to_string(), 0)).collect();
+    let scores = ctx.read_parquet(file.to_string_lossy().as_ref(), Default::default()).await?;
+    let per_dimension = scores.aggregate(vec![col("dimension")], vec![count(lit(1)).alias("customers")])?;
+    for batch in per_dimension.collect().await? {
         let names = cast(batch.column(0), &DataType::Utf8)?;
         let customers = cast(batch.column(1), &DataType::Int64)?;
         for (name, n) in names.as_string::<i32>().iter().zip(customers.as_primitive::<Int64Type>().iter()) {
@@ -362,85 +318,64 @@ async fn customers_per_dimension(ctx: &SessionContext) -> Result<BTreeMap<String
     Ok(counts)
 }
 
-fn arrow_type(kind: Kind) -> DataType {
-    match kind {
-        Kind::Text => DataType::Utf8,
-        Kind::Date => DataType::Date32,
-        Kind::Number => DataType::Float64,
-        Kind::Integer { .. } => DataType::Int32,
-    }
+/// The outcome of planning one SQL model without running it.
+pub struct ModelCheck {
+    pub model: String,
+    pub path: PathBuf,
+    /// Err: what is wrong, starting with `file:line:column` where DataFusion locates it.
+    pub planned: std::result::Result<(), String>,
 }
 
-async fn register_sources(
-    ctx: &SessionContext,
-    pipeline: &Pipeline,
-    as_of: NaiveDate,
-    bronze_file: Option<&(dyn Fn(&str) -> PathBuf + Sync)>,
-) -> Result<()> {
-    for source in canonical::SOURCES {
-        let bronze = format!("bronze_{}", source.name);
-        if let Some(path) = bronze_file.filter(|_| pipeline.source(source.name).is_some()).map(|f| f(source.name)) {
-            ctx.register_parquet(bronze.as_str(), path.to_string_lossy().as_ref(), ParquetReadOptions::default())
-                .await
-                .with_context(|| format!("registering bronze table {}", path.display()))?;
-        } else {
-            let fields: Vec<Field> =
-                source.fields.iter().map(|f| Field::new(f.name, arrow_type(f.kind), true)).collect();
-            let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
-            ctx.register_table(bronze.as_str(), Arc::new(empty))?;
+/// Plans every SQL model of the pipeline, in run order, over empty tables of the canonical
+/// shapes: finds unknown tables or columns, type errors and syntax errors without data.
+/// A model whose dependency failed to plan is reported as such, not planned.
+pub fn check(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelCheck>> {
+    engine.block_on(async {
+        let ctx = session(engine, pipeline, as_of, &Inputs::default()).await?;
+        let mut checks: Vec<ModelCheck> = Vec::new();
+        // As in a run: the models reading scored_health come after the model lane.
+        let mut all = models::load(&pipeline.sql_dir)?;
+        all.sort_by_key(|m| m.after_model);
+        for model in all {
+            let reads = |name: &str| model.depends_on.contains(name) || (model.after_model && name == HEALTH);
+            let failed: Vec<&str> =
+                checks.iter().filter(|c| c.planned.is_err() && reads(&c.model)).map(|c| c.model.as_str()).collect();
+            let planned = if !failed.is_empty() {
+                Err(format!("{}: not planned, it reads {} which did not plan", model.path.display(), failed.join(", ")))
+            } else if model.after_model && !ctx.table_exist(models::SCORED)? {
+                Err(format!(
+                    "{}: reads {} but there is no customer_health model to build it from",
+                    model.path.display(),
+                    models::SCORED
+                ))
+            } else {
+                match ctx.sql(&model.sql).await {
+                    Ok(frame) => {
+                        ctx.register_table(model.name.as_str(), frame.into_view())?;
+                        if model.name == HEALTH {
+                            register_scored_shape(&ctx).await?;
+                        }
+                        Ok(())
+                    }
+                    // The first line says it; DataFusion's next lines list every valid field.
+                    Err(e) => {
+                        Err(format!("{}: {}", located(&model.path, &e), e.to_string().lines().next().unwrap_or("")))
+                    }
+                }
+            };
+            checks.push(ModelCheck { model: model.name, path: model.path, planned });
         }
-        let view = ctx.sql(&point_in_time_sql(source, &bronze, as_of)).await?.into_view();
-        ctx.register_table(source.name, view)?;
-    }
-    Ok(())
+        Ok(checks)
+    })
 }
 
-/// The SQL of a source as known on `as_of`.
-fn point_in_time_sql(source: &canonical::Source, bronze: &str, as_of: NaiveDate) -> String {
-    let day = format!("DATE '{as_of}'");
-    let columns: Vec<String> = source
-        .fields
+/// `scored_health` for planning: customer_health's columns plus the churn columns.
+async fn register_scored_shape(ctx: &SessionContext) -> Result<()> {
+    let churn: Vec<String> = canonical::CHURN_COLUMNS
         .iter()
-        .map(|f| match f.kind {
-            Kind::Date if f.name != source.event_date && !f.planned => {
-                format!("CASE WHEN \"{0}\" <= {day} THEN \"{0}\" END AS \"{0}\"", f.name)
-            }
-            // Plain strings: string views point into the buffers they were read from, and
-            // joins and sorts over them copied those buffers again and again (a 100k-customer
-            // customer_health spent 13 s sorting). One copy here is cheap.
-            Kind::Text => format!("CAST(\"{0}\" AS VARCHAR) AS \"{0}\"", f.name),
-            _ => format!("\"{}\"", f.name),
-        })
+        .map(|(name, kind)| format!("CAST(NULL AS {}) AS \"{name}\"", sources::sql_type(kind)))
         .collect();
-    let event = source.event_date;
-    let required = source.field(event).is_some_and(|f| f.required);
-    let visible = if required {
-        format!("\"{event}\" <= {day}")
-    } else {
-        format!("(\"{event}\" IS NULL OR \"{event}\" <= {day})")
-    };
-    format!("SELECT {} FROM {bronze} WHERE {visible}", columns.join(", "))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn point_in_time_view_hides_later_rows_and_later_dates() {
-        let sql = point_in_time_sql(
-            canonical::source("invoices").unwrap(),
-            "bronze_invoices",
-            NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
-        );
-        assert!(sql.contains("WHERE \"invoice_date\" <= DATE '2026-06-30'"), "{sql}");
-        assert!(sql.contains("CASE WHEN \"paid_date\" <= DATE '2026-06-30' THEN \"paid_date\" END"), "{sql}");
-        assert!(sql.contains(", \"due_date\","), "a due date is known when the invoice is written: {sql}");
-        let accounts = point_in_time_sql(
-            canonical::source("accounts").unwrap(),
-            "b",
-            NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
-        );
-        assert!(accounts.contains("\"signup_date\" IS NULL OR"), "{accounts}");
-    }
+    let sql = format!("SELECT *, {} FROM {HEALTH}", churn.join(", "));
+    ctx.register_table(models::SCORED, ctx.sql(&sql).await?.into_view())?;
+    Ok(())
 }

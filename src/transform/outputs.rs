@@ -3,32 +3,21 @@
 //! bronze source as `bronze_<source>`, and each draft `vitals score` wrote as
 //! `draft_<table>`. Readers only: runs never read through here.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
-/// Folders under the output directory that are not tables.
-const NOT_TABLES: [&str; 6] = ["runs", "models", "bronze", crate::publish::DRAFTS, crate::publish::REPORTS, ".staging"];
+use super::Engine;
+use crate::layout::OutputLayout;
 
-/// A context with every table published under `out` registered by name.
-pub async fn register(out: &Path) -> Result<SessionContext> {
-    let ctx = SessionContext::new();
-    let mut tables = Vec::new();
-    for entry in read_dir(out)? {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !NOT_TABLES.contains(&name.as_str()) && !name.starts_with('.') {
-            tables.push((name, entry.path()));
-        }
-    }
-    for (folder, prefix) in [("bronze", "bronze_"), (crate::publish::DRAFTS, "draft_")] {
-        let dir = out.join(folder);
-        if dir.is_dir() {
-            for entry in read_dir(&dir)? {
-                tables.push((format!("{prefix}{}", entry.file_name().to_string_lossy()), entry.path()));
-            }
-        }
-    }
+/// A session with every table published under `out` registered by name.
+pub async fn register(engine: &Engine, out: &OutputLayout) -> Result<SessionContext> {
+    let ctx = engine.session();
+    let mut tables = out.table_dirs().with_context(|| {
+        format!("cannot read the output directory {}: has a run published there yet?", out.root().display())
+    })?;
+    tables.extend(out.bronze_dirs().into_iter().map(|(source, dir)| (format!("bronze_{source}"), dir)));
+    tables
+        .extend(out.drafts().table_dirs().unwrap_or_default().into_iter().map(|(t, dir)| (format!("draft_{t}"), dir)));
     for (name, dir) in tables {
         let path = format!("{}/", dir.display());
         ctx.register_parquet(name.as_str(), &path, ParquetReadOptions::default())
@@ -36,13 +25,4 @@ pub async fn register(out: &Path) -> Result<SessionContext> {
             .with_context(|| format!("reading the published table {}", dir.display()))?;
     }
     Ok(ctx)
-}
-
-fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
-    let entries = std::fs::read_dir(dir).with_context(|| {
-        format!("cannot read the output directory {}: has a run published there yet?", dir.display())
-    })?;
-    let mut dirs: Vec<_> = entries.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).collect();
-    dirs.sort_by_key(|e| e.file_name());
-    Ok(dirs)
 }

@@ -2,10 +2,12 @@
 //! published tables (report, diff) turn into figures.
 
 use anyhow::{Context, Result};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::prelude::SessionContext;
+
+use crate::table::text_column;
 
 /// A query's result.
 pub struct Rows(Vec<RecordBatch>);
@@ -43,10 +45,4 @@ impl Rows {
     pub fn counts(&self, column: &str) -> Result<Vec<i64>> {
         Ok(self.numbers(column)?.into_iter().map(|v| v.unwrap_or(0.0) as i64).collect())
     }
-}
-
-/// A column as text, one string per row (empty where missing).
-pub fn text_column(column: &dyn Array) -> Result<Vec<String>> {
-    let text = cast(column, &DataType::Utf8)?;
-    Ok(text.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect())
 }

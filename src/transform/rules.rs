@@ -1,6 +1,7 @@
 //! The pipeline's settings as the small tables the SQL models read: `params` (one row),
 //! `rfm_cuts`, `rfm_segment_map`, `metric_rules`, `metric_points`, `dimension_weights`,
-//! `tier_playbooks` and `sources`. Rules stay data, so the models stay plain SQL.
+//! `tier_playbooks` (with each tier's rank, 0 = lost … 3 = healthy), `risk_bands` and
+//! `sources`. Rules stay data, so the models stay plain SQL.
 
 use std::sync::Arc;
 
@@ -92,11 +93,24 @@ pub fn register(
         ])?,
     )?;
 
+    // Higher is healthier, so "the tier fell" reads `now < before`.
+    let tier_rank = |tier: &str| canonical::TIERS.iter().rev().position(|t| *t == tier).map(|r| r as i32);
     ctx.register_batch(
         "tier_playbooks",
         batch(vec![
             text("health_tier", s.playbooks.keys().map(String::as_str)),
             text("playbook", s.playbooks.values().map(String::as_str)),
+            ("tier_rank", Arc::new(Int32Array::from_iter(s.playbooks.keys().map(|t| tier_rank(t))))),
+        ])?,
+    )?;
+
+    let bands = pipeline.churn.bands();
+    ctx.register_batch(
+        "risk_bands",
+        batch(vec![
+            text("risk_band", bands.iter().map(|b| b.0)),
+            ("band_rank", Arc::new(Int32Array::from_iter_values(0..bands.len() as i32))),
+            ("min_risk", Arc::new(Float64Array::from_iter_values(bands.iter().map(|b| b.1)))),
         ])?,
     )?;
 
@@ -130,8 +144,7 @@ fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
 /// first run), the typed settings models need (rfm_bins, tier_healthy, tier_sub_healthy,
 /// lost_after_days) and every value of `[params]`.
 fn params(pipeline: &Pipeline, as_of: NaiveDate, previous_as_of: Option<NaiveDate>) -> Result<RecordBatch> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let days = |d: NaiveDate| (d - epoch).num_days() as i32;
+    let days = canonical::epoch_days;
     let scoring = &pipeline.scoring;
     let settings = [
         ("rfm_bins", toml::Value::Integer(scoring.rfm_bins.into())),

@@ -1,14 +1,16 @@
-//! Shared helpers for the integration tests: tiny pipelines written into a temp folder,
-//! and reading published tables back the way a user would.
+//! Shared helpers for the integration tests: the vitals binary, tiny pipelines written
+//! into a temp folder, and reading published tables back the way a user would.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
+use chrono::NaiveDate;
 use polars::prelude::*;
 use vitals::config::Pipeline;
-use vitals::publish::Manifest;
-use vitals::run::{self, RunSettings};
+use vitals::layout::OutputLayout;
+use vitals::manifest::Manifest;
+use vitals::runner::{self, RunSettings};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,14 +23,31 @@ pub fn vitals() -> Command {
     command
 }
 
+/// The vitals binary run with `args` and `--out out`, from the repository root.
+pub fn vitals_out(args: &[&str], out: &Path) -> Output {
+    vitals().args(args).arg("--out").arg(out).output().unwrap()
+}
+
+/// The stdout of a command that must have succeeded; its stderr when it did not.
+pub fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
 /// Runs the sample pipeline as of `as_of` into `out`; panics with stderr when it fails.
 pub fn run_sample(out: &Path, as_of: &str) {
-    let output = vitals()
-        .args(["run", "pipelines/sample.toml", "--quiet", "--as-of", as_of, "--out"])
-        .arg(out)
-        .output()
-        .unwrap();
+    let output = vitals_out(&["run", "pipelines/sample.toml", "--quiet", "--as-of", as_of], out);
     assert!(output.status.success(), "run as of {as_of}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// A date written YYYY-MM-DD.
+pub fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+/// The manifest of the run as of `as_of` in `out`.
+pub fn manifest(out: &Path, as_of: &str) -> Manifest {
+    Manifest::read(&OutputLayout::new(out).manifest_file(day(as_of))).unwrap()
 }
 
 /// A temp folder holding export files and a pipeline file over them.
@@ -53,10 +72,13 @@ impl Fixture {
     }
 
     /// Writes `pipeline.toml` with the given source sections after a [run] section that
-    /// uses the repository's SQL models.
-    pub fn pipeline(&self, sources: &str) -> PathBuf {
+    /// uses the repository's SQL models. The churn model is off (these pipelines test the
+    /// SQL models; training it on a few rows only costs time) unless `sections` has a
+    /// [churn] table, such as [`CHURN_ON`].
+    pub fn pipeline(&self, sections: &str) -> PathBuf {
+        let churn = if sections.contains("[churn]") { "" } else { "[churn]\nenabled = false\n" };
         let text = format!(
-            "[run]\nas_of = 2026-06-30\nout = \"out\"\nsql_dir = \"{}\"\n[params]\nwindow_days = 365\n{sources}",
+            "[run]\nas_of = 2026-06-30\nout = \"out\"\nsql_dir = \"{}\"\n[params]\nwindow_days = 365\n{churn}{sections}",
             repo().join("sql").display()
         );
         self.write("pipeline.toml", text)
@@ -70,13 +92,13 @@ impl Fixture {
         let file = self.pipeline(sources);
         let pipeline = Pipeline::load(&file)?;
         let settings = RunSettings::resolve(&pipeline, None, None, false)?;
-        run::run(&pipeline, &settings)
+        runner::run(&pipeline, &settings)
     }
 }
 
 /// Reads one published table partition.
 pub fn read_table(out: &Path, table: &str, as_of: &str) -> DataFrame {
-    let file = out.join(table).join(format!("as_of={as_of}")).join("part-0.parquet");
+    let file = OutputLayout::new(out).table_file(table, day(as_of));
     let f = std::fs::File::open(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     ParquetReader::new(f).finish().unwrap()
 }
@@ -96,6 +118,9 @@ pub fn strings(df: &DataFrame, column: &str) -> Vec<Option<String>> {
 pub fn ints(df: &DataFrame, column: &str) -> Vec<Option<i64>> {
     df.column(column).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().iter().collect()
 }
+
+/// The churn model on, for the fixture pipelines of tests about it.
+pub const CHURN_ON: &str = "[churn]\nenabled = true\n";
 
 /// Invoices from `invoices.csv`. In files of a few rows one bad row is a large share, so
 /// the data-quality gate is open here; tests of the gate set their own.

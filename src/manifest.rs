@@ -1,0 +1,180 @@
+//! The run manifest, `runs/<as_of>/manifest.json`: what went in, what came out and how long
+//! each stage took — what a person reads to answer "what happened last night". Each lane
+//! fills in its part ([`SourceReport`] from ingest, [`ChurnReport`] from the model lane);
+//! the runner puts them together and the publish lane writes the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::config::churn::Churn;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub vitals_version: String,
+    pub pipeline: PathBuf,
+    pub as_of: NaiveDate,
+    /// The run whose customer_health the trends and alerts compare with (none: first run).
+    #[serde(default)]
+    pub previous_as_of: Option<NaiveDate>,
+    /// Local times the run started and published (RFC 3339).
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: String,
+    pub inputs: Vec<SourceReport>,
+    /// Canonical sources the pipeline does not have; their models see empty tables.
+    pub absent_sources: Vec<String>,
+    pub tables: BTreeMap<String, TableReport>,
+    pub scoring: ScoringReport,
+    pub churn: ChurnReport,
+    /// Alerts raised by this run, per kind.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, u64>,
+    /// Wall-clock seconds per stage (ingest, transform, model, publish).
+    pub stage_seconds: BTreeMap<String, f64>,
+    /// Wall-clock seconds per SQL model of the run (not the churn snapshots'), to find
+    /// where the transform stage spends its time.
+    #[serde(default)]
+    pub model_seconds: BTreeMap<String, f64>,
+}
+
+impl Manifest {
+    pub fn read(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read(path).with_context(|| format!("reading manifest {}", path.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("manifest {} is not valid", path.display()))
+    }
+}
+
+/// What ingest did with one export.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub source: String,
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    /// The commonest reasons values were refused, with how many values each.
+    #[serde(default)]
+    pub top_reasons: Vec<(String, u64)>,
+    /// The source's data-quality gate.
+    #[serde(default)]
+    pub max_reject_ratio: f64,
+    pub seconds: f64,
+}
+
+impl SourceReport {
+    /// Rejected rows / rows read (0 for an empty export).
+    pub fn reject_ratio(&self) -> f64 {
+        if self.rows_read == 0 {
+            0.0
+        } else {
+            self.rows_rejected as f64 / self.rows_read as f64
+        }
+    }
+}
+
+/// The scoring rules a run used, and how much data each dimension had.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoringReport {
+    /// `fixed`, or `ahp` with its consistency figures.
+    pub weighting: serde_json::Value,
+    pub dimension_weights: BTreeMap<String, f64>,
+    /// Customers with a score on each dimension.
+    pub customers_with_data: BTreeMap<String, u64>,
+    /// Weighted dimensions no customer had data for (e.g. their source is absent): left out
+    /// of every score, the other weights renormalized.
+    pub dimensions_without_data: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableReport {
+    pub rows: u64,
+    pub path: PathBuf,
+}
+
+/// What the model lane did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnReport {
+    /// `trained`, `reused`, `skipped` or `disabled`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub model: Option<PathBuf>,
+    pub horizon_days: i64,
+    pub snapshots: Vec<NaiveDate>,
+    pub training_customers: usize,
+    pub training_churners: usize,
+    pub validation: Option<Validation>,
+    pub seconds_training: f64,
+    /// The part of training spent in the two logistic fits (the rest: the snapshots).
+    #[serde(default)]
+    pub seconds_fitting: f64,
+    pub seconds_scoring: f64,
+}
+
+impl ChurnReport {
+    /// A report of `status` for the churn settings `cfg`, before anything was done.
+    pub fn new(status: &str, cfg: &Churn) -> ChurnReport {
+        ChurnReport {
+            status: status.into(),
+            reason: None,
+            model: None,
+            horizon_days: cfg.horizon_days,
+            snapshots: Vec::new(),
+            training_customers: 0,
+            training_churners: 0,
+            validation: None,
+            seconds_training: 0.0,
+            seconds_fitting: 0.0,
+            seconds_scoring: 0.0,
+        }
+    }
+}
+
+/// Out-of-time validation: trained on the older snapshots, tested on the newest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    pub test_snapshot: NaiveDate,
+    pub model: Evaluation,
+    /// Churn rate by R + F score, learned on the same training snapshots.
+    pub baseline: Evaluation,
+}
+
+/// How good a churn score was on customers whose outcome is known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub customers: usize,
+    pub churned: usize,
+    pub roc_auc: f64,
+    /// Average precision: the area under the precision–recall curve.
+    pub pr_auc: f64,
+    pub brier: f64,
+    pub log_loss: f64,
+    pub calibration: Vec<CalibrationBin>,
+    /// The ROC curve, for the `model_metrics` table only: not kept in the manifest or
+    /// model.json (a reused model's validation has none).
+    #[serde(skip)]
+    pub roc: Vec<RocPoint>,
+}
+
+/// One tenth of the customers, by predicted risk: what was predicted and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationBin {
+    pub bin: usize,
+    pub customers: usize,
+    pub mean_predicted: f64,
+    pub observed_rate: f64,
+}
+
+/// A point of the ROC curve: the share of stayers (false positive rate) and of churners
+/// (true positive rate) scored at or above some threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RocPoint {
+    pub fpr: f64,
+    pub tpr: f64,
+}

@@ -1,0 +1,141 @@
+//! A run's staging folder and its crash-safe commit.
+//!
+//! Every table of a run is written into `<out>/.staging/as_of=<date>/`, laid out like the
+//! output directory. Once every staged file is complete and on disk, a journal
+//! (`COMMIT.json`, written atomically) records the run's partitions and manifest: that is
+//! the commit point. Files then move into place one rename at a time, and a rename replaces
+//! a file atomically, so a reader always finds each table whole, old or new. A run killed
+//! before the journal leaves only staging, which the next run deletes; one killed after it
+//! is finished by the next run ([`recover`]).
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use datafusion::arrow::datatypes::SchemaRef;
+use serde::{Deserialize, Serialize};
+
+use super::writer::ParquetFile;
+use super::{write_atomically, write_manifest};
+use crate::layout::OutputLayout;
+use crate::manifest::Manifest;
+use crate::table::{TableKind, TableSink, TableWriter};
+
+/// The staging folder of one run and the partitions it has staged so far.
+pub struct Staging {
+    out: OutputLayout,
+    staged: OutputLayout,
+    as_of: NaiveDate,
+    partitions: Mutex<BTreeSet<String>>,
+}
+
+/// What a committed run publishes: its partitions (table folders) and its manifest.
+#[derive(Serialize, Deserialize)]
+struct Journal {
+    partitions: Vec<String>,
+    manifest: Manifest,
+}
+
+impl Staging {
+    /// Opens a fresh staging folder for a run as of `as_of`, after finishing or clearing
+    /// whatever earlier runs left there. Call it holding the output's lock.
+    pub fn begin(out: &OutputLayout, as_of: NaiveDate) -> Result<Staging> {
+        recover(out)?;
+        let staged = out.staging(as_of);
+        std::fs::create_dir_all(staged.root()).with_context(|| {
+            format!(
+                "cannot create the staging folder {}: check that the output directory is writable",
+                staged.root().display()
+            )
+        })?;
+        Ok(Staging { out: out.clone(), staged, as_of, partitions: Mutex::new(BTreeSet::new()) })
+    }
+
+    /// Stages one more file (such as a model) in a partition of `table`.
+    pub fn write_file(&self, table: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        let dir = self.staged.partition_dir(table, self.as_of);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join(name), bytes).with_context(|| format!("writing {}", dir.join(name).display()))?;
+        self.partitions.lock().expect("not poisoned").insert(table.to_string());
+        Ok(())
+    }
+
+    /// Publishes every staged partition and then the manifest. An existing partition of the
+    /// same date is replaced: a rerun of a date overwrites it.
+    pub fn commit(self, manifest: &Manifest) -> Result<()> {
+        let partitions: Vec<String> = self.partitions.into_inner().expect("not poisoned").into_iter().collect();
+        for table in &partitions {
+            sync_folder(&self.staged.partition_dir(table, self.as_of))?;
+        }
+        let journal = Journal { partitions, manifest: manifest.clone() };
+        write_atomically(&self.staged.journal_file(), &serde_json::to_vec_pretty(&journal)?)?;
+        apply(&self.out, &self.staged)
+    }
+}
+
+impl TableSink for Staging {
+    fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
+        let path = match kind {
+            TableKind::Published => {
+                self.partitions.lock().expect("not poisoned").insert(table.to_string());
+                self.staged.table_file(table, self.as_of)
+            }
+            TableKind::Work => self.staged.work_file(table),
+        };
+        Ok(Box::new(ParquetFile::create(table, &path, schema, false)?))
+    }
+}
+
+/// Finishes runs that committed but did not finish publishing, and deletes the staging
+/// of runs that never reached their commit point.
+pub fn recover(out: &OutputLayout) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out.staging_root()) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let staged = OutputLayout::new(entry?.path());
+        if staged.journal_file().exists() {
+            tracing::warn!(staging = %staged.root().display(), "finishing the publish of an interrupted run");
+            apply(out, &staged)?;
+        } else {
+            tracing::info!(staging = %staged.root().display(), "removing what an interrupted run left");
+            std::fs::remove_dir_all(staged.root()).with_context(|| format!("cleaning {}", staged.root().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves a committed staging folder's files into place, then writes its manifest and
+/// removes it. Repeating it after an interruption finishes the job.
+fn apply(out: &OutputLayout, staged: &OutputLayout) -> Result<()> {
+    let path = staged.journal_file();
+    let journal: Journal = serde_json::from_slice(&std::fs::read(&path)?).with_context(|| {
+        format!("{} is damaged: delete the folder {} and rerun", path.display(), staged.root().display())
+    })?;
+    let as_of = journal.manifest.as_of;
+    for table in &journal.partitions {
+        let (from, to) = (staged.partition_dir(table, as_of), out.partition_dir(table, as_of));
+        let Ok(files) = std::fs::read_dir(&from) else { continue };
+        std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+        for file in files {
+            let file = file?;
+            let target = to.join(file.file_name());
+            std::fs::rename(file.path(), &target).with_context(|| format!("publishing {}", target.display()))?;
+        }
+    }
+    write_manifest(out, &journal.manifest)?;
+    std::fs::remove_dir_all(staged.root()).with_context(|| format!("cleaning {}", staged.root().display()))
+}
+
+/// Flushes a staged partition's files to disk, so the commit point never refers to data
+/// still only in memory.
+fn sync_folder(dir: &Path) -> Result<()> {
+    let Ok(files) = std::fs::read_dir(dir) else { return Ok(()) };
+    for file in files {
+        File::open(file?.path())?.sync_all()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,477 @@
+//! The one nightly sequence, used by `vitals run`, `predict` and `score`: the SQL models,
+//! the churn model, customer_health with churn risk, then the models that read it — after
+//! ingest and into staging for a run, over the last ingest's bronze tables and into drafts
+//! for a re-score.
+//!
+//! Each lane does its own work and knows nothing of the others; this module hands their
+//! results on and keeps the books (timings, row counts, exit codes). Nothing is published
+//! unless every stage succeeded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Local, NaiveDate};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::canonical::{self, HEALTH};
+use crate::config::churn::Retrain;
+use crate::config::Pipeline;
+use crate::ingest;
+use crate::layout::OutputLayout;
+use crate::manifest::{ChurnReport, Manifest, ScoringReport, TableReport};
+use crate::model::{self, Artifact};
+use crate::publish::{self, lock, Drafts, Staging};
+use crate::table::{text_column, Table, TableKind, TableSink, Written};
+use crate::transform::{self, Engine, EngineOptions, Inputs, Pass};
+
+/// Where and when a run happens, after command-line overrides.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub as_of: NaiveDate,
+    pub out: PathBuf,
+    pub progress: bool,
+    /// Which churn model scores the run.
+    pub model: ModelChoice,
+}
+
+/// Which churn model scores a run.
+#[derive(Debug, Clone)]
+pub enum ModelChoice {
+    /// As the pipeline's `[churn]` says.
+    Pipeline,
+    /// A saved model.json (`vitals predict --model`).
+    File(PathBuf),
+}
+
+impl RunSettings {
+    /// Command line first, then the pipeline file; as_of falls back to today.
+    pub fn resolve(
+        pipeline: &Pipeline,
+        as_of: Option<NaiveDate>,
+        out: Option<PathBuf>,
+        progress: bool,
+    ) -> Result<Self> {
+        let out = out.or_else(|| pipeline.out.clone()).with_context(|| {
+            format!("no output directory: pass --out DIR or set [run] out in {}", pipeline.file.display())
+        })?;
+        let as_of = as_of.or(pipeline.as_of).unwrap_or_else(|| chrono::Local::now().date_naive());
+        Ok(RunSettings { as_of, out, progress, model: ModelChoice::Pipeline })
+    }
+}
+
+/// Name of the rejects output table.
+pub const REJECTS: &str = "rejects";
+/// The alerts table, counted by kind in the manifest.
+const ALERTS: &str = "alerts";
+
+/// Process exit codes, for schedulers.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const DATA_QUALITY_GATE: i32 = 3;
+    pub const OUTPUT_BUSY: i32 = 4;
+}
+
+/// The exit code an error of a run stands for.
+pub fn exit_code(error: &anyhow::Error) -> i32 {
+    if error.downcast_ref::<ingest::QualityGate>().is_some() {
+        exit::DATA_QUALITY_GATE
+    } else if error.downcast_ref::<lock::Busy>().is_some() {
+        exit::OUTPUT_BUSY
+    } else {
+        exit::ERROR
+    }
+}
+
+/// How a scoring fills the churn columns.
+enum ChurnPlan {
+    /// No churn model: the columns stay null.
+    Off,
+    /// Train one on the portfolio's history.
+    Train,
+    /// Apply a saved model.json.
+    Saved(PathBuf),
+}
+
+impl ChurnPlan {
+    /// What `choice` means for a scoring as of `as_of`; `may_train` is false for a
+    /// re-score, which only ever applies the model a run saved.
+    fn of(
+        pipeline: &Pipeline,
+        choice: &ModelChoice,
+        out: &OutputLayout,
+        as_of: NaiveDate,
+        may_train: bool,
+    ) -> ChurnPlan {
+        let saved = || newest_saved_model(out, as_of).map(ChurnPlan::Saved);
+        match choice {
+            ModelChoice::File(path) => ChurnPlan::Saved(path.clone()),
+            ModelChoice::Pipeline if !pipeline.churn.enabled => ChurnPlan::Off,
+            ModelChoice::Pipeline if !may_train => saved().unwrap_or(ChurnPlan::Off),
+            ModelChoice::Pipeline if pipeline.churn.retrain == Retrain::Reuse => saved().unwrap_or(ChurnPlan::Train),
+            ModelChoice::Pipeline => ChurnPlan::Train,
+        }
+    }
+}
+
+/// What the sequence computed, for the manifest and the commands' summaries.
+struct Scored {
+    before: Pass,
+    after: Pass,
+    churn: ChurnReport,
+    /// A model trained by this scoring, to publish.
+    artifact: Option<Artifact>,
+    stage_seconds: BTreeMap<String, f64>,
+}
+
+impl Scored {
+    /// The tables of both passes the pipeline publishes, in its order.
+    fn published<'a>(&'a self, pipeline: &'a Pipeline) -> impl Iterator<Item = &'a Written> + 'a {
+        pipeline.publish.iter().filter_map(|name| {
+            // customer_health is published by the second pass, with the churn columns.
+            let pass = if name == HEALTH { &self.after } else { &self.before };
+            pass.table(name).or_else(|| self.after.table(name))
+        })
+    }
+}
+
+/// The sequence itself: SQL models → churn model → customer_health with churn risk → the
+/// models that read it, every table written through `sink`.
+fn score(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    inputs: &Inputs,
+    plan: ChurnPlan,
+    sink: &dyn TableSink,
+    bar: &ProgressBar,
+) -> Result<Scored> {
+    let mut stage_seconds = BTreeMap::new();
+    let cfg = &pipeline.churn;
+    bar.set_message("transform: running SQL models");
+    let started = Instant::now();
+    let also: &[&str] = if matches!(plan, ChurnPlan::Off) { &[] } else { &[model::FEATURES] };
+    let before = transform::before_model(engine, pipeline, as_of, inputs, also, sink)?;
+    let mut transform_seconds = started.elapsed().as_secs_f64();
+
+    bar.set_message("model: churn risk");
+    let started = Instant::now();
+    let current = || -> Result<Table> {
+        let file = before.table(model::FEATURES).context("the SQL lane wrote no churn_features")?;
+        publish::read_table(model::FEATURES, &file.path)
+    };
+    let (churn, artifact, scores) = match plan {
+        ChurnPlan::Off => (ChurnReport::new("disabled", cfg), None, model::no_scores()),
+        ChurnPlan::Saved(path) => {
+            let saved = model::load(&path)?;
+            let mut report = ChurnReport::new("reused", cfg);
+            report.model = Some(path);
+            report.snapshots = saved.snapshots.clone();
+            report.training_customers = saved.training_customers;
+            report.training_churners = saved.training_churners;
+            report.validation = saved.validation.clone();
+            report.seconds_training = started.elapsed().as_secs_f64();
+            let scoring = Instant::now();
+            let scores = model::score(&saved.model, cfg, &current()?)?;
+            report.seconds_scoring = scoring.elapsed().as_secs_f64();
+            (report, None, scores)
+        }
+        ChurnPlan::Train => {
+            let history = |dates: &[NaiveDate], names: &[&str]| {
+                transform::at_dates(engine, pipeline, &inputs.bronze, dates, names, sink)
+            };
+            let trained = model::train(cfg, as_of, &history)?;
+            let mut report = trained.report;
+            match trained.artifact {
+                Some(artifact) => {
+                    report.model = Some(OutputLayout::new(PathBuf::new()).model_file(as_of));
+                    let scoring = Instant::now();
+                    let scores = model::score(&artifact.model, cfg, &current()?)?;
+                    report.seconds_scoring = scoring.elapsed().as_secs_f64();
+                    (report, Some(artifact), scores)
+                }
+                None => {
+                    tracing::warn!(
+                        "no churn model: {}; churn columns are left empty",
+                        report.reason.as_deref().unwrap_or("")
+                    );
+                    (report, None, model::no_scores())
+                }
+            }
+        }
+    };
+    stage_seconds.insert("model".to_string(), started.elapsed().as_secs_f64());
+
+    bar.set_message("transform: alerts");
+    let started = Instant::now();
+    let after = match before.table(HEALTH) {
+        Some(health) => transform::after_model(engine, pipeline, as_of, inputs, &health.path, scores, sink)?,
+        None => {
+            let after = transform::after_model_tables(pipeline)?;
+            if !after.is_empty() {
+                bail!(
+                    "pipeline file {}: {} read{} {}, which needs customer_health in [run] publish",
+                    pipeline.file.display(),
+                    after.join(", "),
+                    if after.len() == 1 { "s" } else { "" },
+                    transform::models::SCORED
+                );
+            }
+            Pass::default()
+        }
+    };
+    transform_seconds += started.elapsed().as_secs_f64();
+    stage_seconds.insert("transform".to_string(), transform_seconds);
+    Ok(Scored { before, after, churn, artifact, stage_seconds })
+}
+
+/// The engine a run or re-score uses. One partition per query: floating-point sums then
+/// add up in one fixed order, so the same inputs give the same bytes.
+fn engine() -> Result<Engine> {
+    Engine::new(EngineOptions { partitions: 1, ..EngineOptions::default() })
+}
+
+/// Runs a pipeline end to end, alone on its output directory, and returns the manifest it
+/// published. A failed run publishes nothing and leaves `runs/<as_of>/failure.json`.
+pub fn run(pipeline: &Pipeline, settings: &RunSettings) -> Result<Manifest> {
+    let started_at = chrono::Local::now();
+    let who = format!("pipeline {} as of {}", pipeline.file.display(), settings.as_of);
+    let out = OutputLayout::new(&settings.out);
+    let _lock = lock::acquire(&out, &who)?;
+    let failure = out.failure_file(settings.as_of);
+    match publish_run(pipeline, settings, &out, started_at) {
+        Ok(manifest) => {
+            if failure.exists() {
+                std::fs::remove_file(&failure).with_context(|| format!("removing {}", failure.display()))?;
+            }
+            Ok(manifest)
+        }
+        Err(error) => {
+            let record = serde_json::json!({
+                "pipeline": pipeline.file,
+                "as_of": settings.as_of,
+                "started_at": started_at.to_rfc3339(),
+                "failed_at": chrono::Local::now().to_rfc3339(),
+                "exit_code": exit_code(&error),
+                "error": format!("{error:#}"),
+            });
+            if let Err(e) = publish::write_atomically(&failure, &serde_json::to_vec_pretty(&record)?) {
+                tracing::warn!("could not record the failure in {}: {e:#}", failure.display());
+            }
+            Err(error)
+        }
+    }
+}
+
+fn publish_run(
+    pipeline: &Pipeline,
+    settings: &RunSettings,
+    out: &OutputLayout,
+    started_at: DateTime<Local>,
+) -> Result<Manifest> {
+    let bar = if settings.progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let as_of = settings.as_of;
+    let staging = Staging::begin(out, as_of)?;
+    let previous = previous_health(out, as_of);
+
+    bar.set_message("ingest: reading and checking exports");
+    let started = Instant::now();
+    let ingested = ingest::ingest_all(pipeline, as_of, &staging)?;
+    let ingest_seconds = started.elapsed().as_secs_f64();
+    for report in &ingested.reports {
+        tracing::info!(
+            source = report.source,
+            read = report.rows_read,
+            accepted = report.rows_accepted,
+            rejected = report.rows_rejected,
+            "ingested"
+        );
+    }
+    ingest::check_quality(pipeline, &ingested.reports)?;
+
+    let engine = engine()?;
+    let bronze = ingested.bronze.iter().map(|w| (source_of(&w.name).to_string(), w.path.clone())).collect();
+    let inputs = Inputs { bronze, previous: previous.clone() };
+    let plan = ChurnPlan::of(pipeline, &settings.model, out, as_of, true);
+    let scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
+
+    bar.set_message("publish: committing");
+    let started = Instant::now();
+    let mut tables: BTreeMap<String, TableReport> = BTreeMap::new();
+    let report = |w: &Written| TableReport { rows: w.rows, path: out.partition_dir(&w.name, as_of) };
+    for table in scored.published(pipeline) {
+        tables.insert(table.name.clone(), report(table));
+    }
+    let validation = scored.artifact.as_ref().and_then(|a| a.validation.as_ref());
+    let metrics = staging.write(&model::metrics_table(as_of, validation)?, TableKind::Published)?;
+    tables.insert(metrics.name.clone(), report(&metrics));
+    let rejects = publish::gather(&staging, REJECTS, &ingested.rejects)?;
+    tables.insert(rejects.name.clone(), report(&rejects));
+    if let Some(artifact) = &scored.artifact {
+        staging.write_file(
+            OutputLayout::models_table(),
+            OutputLayout::model_file_name(),
+            &model::to_json(artifact)?,
+        )?;
+    }
+    let alerts = match scored.after.table(ALERTS) {
+        Some(file) => count_by(&publish::read_table(ALERTS, &file.path)?, "kind")?,
+        None => BTreeMap::new(),
+    };
+    let mut churn = scored.churn.clone();
+    if scored.artifact.is_some() {
+        churn.model = Some(out.model_file(as_of));
+    }
+    let mut stage_seconds = scored.stage_seconds.clone();
+    stage_seconds.insert("ingest".to_string(), ingest_seconds);
+    let mut model_seconds = scored.before.model_seconds.clone();
+    model_seconds.extend(scored.after.model_seconds.clone());
+    let present: Vec<&str> = pipeline.sources.iter().map(|s| s.name()).collect();
+    let mut manifest = Manifest {
+        vitals_version: env!("CARGO_PKG_VERSION").to_string(),
+        pipeline: pipeline.file.clone(),
+        as_of,
+        previous_as_of: previous.map(|(d, _)| d),
+        started_at: started_at.to_rfc3339(),
+        finished_at: String::new(),
+        inputs: ingested.reports,
+        absent_sources: canonical::source_names()
+            .into_iter()
+            .filter(|s| !present.contains(s))
+            .map(String::from)
+            .collect(),
+        tables,
+        scoring: scoring_report(pipeline, scored.before.customers_with_data.clone())?,
+        churn,
+        alerts,
+        stage_seconds,
+        model_seconds,
+    };
+    manifest.stage_seconds.insert("publish".to_string(), started.elapsed().as_secs_f64());
+    manifest.finished_at = chrono::Local::now().to_rfc3339();
+    staging.commit(&manifest)?;
+    bar.finish_and_clear();
+    Ok(manifest)
+}
+
+/// The source a bronze table holds (`bronze/<source>`).
+fn source_of(bronze_table: &str) -> &str {
+    bronze_table.rsplit('/').next().unwrap_or(bronze_table)
+}
+
+/// What a re-score computed.
+pub struct Rescored {
+    pub as_of: NaiveDate,
+    /// Each draft table with its file and row count, in the pipeline's publish order.
+    pub drafts: Vec<Written>,
+    /// The saved churn model applied, if there is one.
+    pub model: Option<PathBuf>,
+    pub seconds: f64,
+}
+
+impl Rescored {
+    /// The draft of `table`, if this re-score wrote one.
+    pub fn draft(&self, table: &str) -> Option<&Path> {
+        self.drafts.iter().find(|w| w.name == table).map(|w| w.path.as_path())
+    }
+}
+
+/// The analyst's re-score: the sequence again over the bronze tables a nightly run as of
+/// `as_of` (default: the newest) ingested, with the pipeline's current rules and the churn
+/// model saved for that date, into drafts; published tables stay untouched.
+pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Result<Rescored> {
+    let started = Instant::now();
+    let out = OutputLayout::new(out);
+    let as_of = match as_of {
+        Some(date) => date,
+        None => newest_ingest(pipeline, &out)?,
+    };
+    let mut bronze = BTreeMap::new();
+    for source in &pipeline.sources {
+        let file = out.bronze_file(source.name(), as_of);
+        if !file.exists() {
+            bail!(
+                "source {} was not ingested as of {as_of} ({} is missing): run `vitals run {} --as-of {as_of}` first",
+                source.name(),
+                file.display(),
+                pipeline.file.display()
+            );
+        }
+        bronze.insert(source.name().to_string(), file);
+    }
+    let inputs = Inputs { bronze, previous: previous_health(&out, as_of) };
+    let plan = ChurnPlan::of(pipeline, &ModelChoice::Pipeline, &out, as_of, false);
+    let model = match &plan {
+        ChurnPlan::Saved(path) => Some(path.clone()),
+        _ => None,
+    };
+    let drafts = Drafts::new(&out, as_of)?;
+    let scored = score(&engine()?, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
+    let drafts = scored.published(pipeline).cloned().collect();
+    Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The newest date every source of the pipeline has bronze Parquet for under `out`.
+pub fn newest_ingest(pipeline: &Pipeline, out: &OutputLayout) -> Result<NaiveDate> {
+    let first = pipeline.sources.first().context("the pipeline has no sources")?;
+    out.partitions(&OutputLayout::bronze_table(first.name()))
+        .into_iter()
+        .rev()
+        .find(|d| pipeline.sources.iter().all(|s| out.bronze_file(s.name(), *d).exists()))
+        .with_context(|| {
+            format!(
+                "no ingested sources under {}: run `vitals run {}` first, then re-score",
+                out.bronze_dir().display(),
+                pipeline.file.display()
+            )
+        })
+}
+
+/// The newest customer_health published before `as_of`: its date and its file.
+pub fn previous_health(out: &OutputLayout, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
+    out.partitions(HEALTH).into_iter().rfind(|d| *d < as_of).map(|d| (d, out.table_file(HEALTH, d)))
+}
+
+/// The newest saved churn model trained on or before `as_of`.
+pub fn newest_saved_model(out: &OutputLayout, as_of: NaiveDate) -> Option<PathBuf> {
+    out.partitions(OutputLayout::models_table())
+        .into_iter()
+        .rfind(|d| *d <= as_of)
+        .map(|d| out.model_file(d))
+        .filter(|p| p.exists())
+}
+
+/// Rows of `table` per value of its text column `column`.
+fn count_by(table: &Table, column: &str) -> Result<BTreeMap<String, u64>> {
+    let mut counts = BTreeMap::new();
+    for batch in &table.batches {
+        let values = batch.column_by_name(column).with_context(|| format!("{} has no column {column}", table.name))?;
+        for value in text_column(values)? {
+            *counts.entry(value).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+fn scoring_report(pipeline: &Pipeline, customers_with_data: BTreeMap<String, u64>) -> Result<ScoringReport> {
+    let weights = &pipeline.scoring.dimension_weights;
+    let dimensions_without_data = weights
+        .iter()
+        .filter(|(d, w)| *w > 0.0 && customers_with_data.get(*d).is_some_and(|n| *n == 0))
+        .map(|(d, _)| d.to_string())
+        .collect::<Vec<_>>();
+    for d in &dimensions_without_data {
+        tracing::warn!(dimension = d, "no customer has data for this dimension; it is left out of every score");
+    }
+    Ok(ScoringReport {
+        weighting: serde_json::to_value(&pipeline.scoring.weighting)?,
+        dimension_weights: weights.iter().map(|(d, w)| (d.to_string(), *w)).collect(),
+        customers_with_data,
+        dimensions_without_data,
+    })
+}

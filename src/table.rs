@@ -1,0 +1,66 @@
+//! Tables as the lanes hand them on: Arrow batches in memory ([`Table`]), or written
+//! through a [`TableSink`] into Parquet files whose place and format the publish lane
+//! decides. A lane that writes a table only names it; it never builds a path.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+
+/// A small table in memory, with its name.
+pub struct Table {
+    pub name: String,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// A table written to its file.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub name: String,
+    pub path: PathBuf,
+    pub rows: u64,
+}
+
+/// Whether a table written is one the run publishes, or an intermediate step of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    Published,
+    Work,
+}
+
+/// Where lanes write tables: a run's staging folder (its published tables and private
+/// working files), or drafts.
+pub trait TableSink: Sync {
+    /// Opens a writer for `table`; the file is complete once the writer is finished.
+    fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>>;
+
+    /// Writes a whole in-memory table.
+    fn write(&self, table: &Table, kind: TableKind) -> Result<Written> {
+        let mut writer = self.create(&table.name, table.schema.clone(), kind)?;
+        for batch in &table.batches {
+            writer.write(batch)?;
+        }
+        writer.finish()
+    }
+}
+
+/// One table being written, batch after batch.
+pub trait TableWriter: Send {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+    fn finish(self: Box<Self>) -> Result<Written>;
+}
+
+/// A column as text, one string per row (empty where missing).
+pub fn text_column(column: &dyn Array) -> Result<Vec<String>> {
+    let text = cast(column, &DataType::Utf8)?;
+    Ok(text.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect())
+}
