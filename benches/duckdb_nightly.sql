@@ -147,7 +147,7 @@ CREATE MACRO refused(raw, why) AS CASE WHEN why IS NOT NULL THEN raw END;
 -- Each checked_<source> holds the typed canonical columns, and per fallible field its reason
 -- (why_<field>) and refused raw text (bad_<field>); bronze_<source> is its accepted rows.
 CREATE TABLE checked_invoices AS
-WITH raw AS (
+WITH raw AS MATERIALIZED (
     SELECT
         row_number() OVER () AS record,
         txt("发票号") AS invoice_id,
@@ -159,16 +159,26 @@ WITH raw AS (
         txt("产品线") AS product_line
     FROM read_csv(getvariable('data') || '/finance/invoices.csv', header = true, all_varchar = true, delim = ',', quote = '"', escape = '"')
 ),
+-- a repeated invoice_id: rows after the first are refused. The ids seen more than once,
+-- with their first record, by one hash aggregate: cheaper than a window partitioned by
+-- invoice_id, which sorts every row with all its columns.
+repeats AS (
+    SELECT invoice_id, MIN(record) AS first_record
+    FROM raw
+    WHERE invoice_id IS NOT NULL
+    GROUP BY invoice_id
+    HAVING COUNT(*) > 1
+),
 typed AS (
     SELECT
-        *,
+        raw.*,
         to_day(invoice_date, '%Y-%m-%d') AS invoice_date_v,
         to_day(due_date, '%Y-%m-%d') AS due_date_v,
         to_day(paid_date, '%Y-%m-%d') AS paid_date_v,
         TRY_CAST(replace(amount, ',', '') AS DOUBLE) AS amount_v,
-        -- a repeated invoice_id: rows after the first are refused
-        invoice_id IS NOT NULL AND record > MIN(record) OVER (PARTITION BY invoice_id) AS repeated
+        COALESCE(raw.record > r.first_record, false) AS repeated
     FROM raw
+    LEFT JOIN repeats AS r USING (invoice_id)
 ),
 checked AS (
     SELECT
@@ -198,7 +208,7 @@ FROM checked_invoices
 WHERE accepted;
 
 CREATE TABLE checked_accounts AS
-WITH raw AS (
+WITH raw AS MATERIALIZED (
     SELECT
         row_number() OVER () AS record,
         txt("客户编号") AS customer_id,
@@ -213,14 +223,22 @@ WITH raw AS (
         txt("联系人任职日期") AS key_contact_since
     FROM read_csv(getvariable('accounts_utf8'), header = true, all_varchar = true, delim = ',', quote = '"', escape = '"')
 ),
+repeats AS (
+    SELECT customer_id, MIN(record) AS first_record
+    FROM raw
+    WHERE customer_id IS NOT NULL
+    GROUP BY customer_id
+    HAVING COUNT(*) > 1
+),
 typed AS (
     SELECT
-        *,
+        raw.*,
         to_day(signup_date, '%Y-%m-%d') AS signup_date_v,
         to_day(churn_date, '%Y-%m-%d') AS churn_date_v,
         to_day(key_contact_since, '%Y-%m-%d') AS key_contact_since_v,
-        customer_id IS NOT NULL AND record > MIN(record) OVER (PARTITION BY customer_id) AS repeated
+        COALESCE(raw.record > r.first_record, false) AS repeated
     FROM raw
+    LEFT JOIN repeats AS r USING (customer_id)
 ),
 checked AS (
     SELECT
@@ -546,27 +564,50 @@ SELECT r.* FROM bronze_relationship_assessments AS r CROSS JOIN params AS p WHER
 
 -- ---- per-customer facts: one pass over each source ---------------------------------------
 
+-- One hash aggregate per (customer, product line), rolled up per customer: the distinct
+-- product lines become a plain count of groups, and the distinct months an OR of month
+-- bits (a 365-day window spans at most 13 calendar months, so (12 * year + month) % 64 is
+-- a different bit for each), instead of COUNT(DISTINCT …), which keeps a hash set per
+-- customer. Amounts are summed as DECIMAL, exactly (as vitals does): the sum is the same
+-- whichever core adds which invoice, so reruns, and RFM ties on it, do not depend on the
+-- order of the additions.
 CREATE TABLE invoice_facts AS
+WITH per_line AS (
+    SELECT
+        i.customer_id,
+        i.product_line,
+        MIN(i.invoice_date) AS first_invoice_date,
+        MAX(i.invoice_date) AS last_invoice_date,
+        COUNT(*) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS frequency,
+        SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS amount_window,
+        SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date <= p.as_of - p.window_days
+                                                        AND i.invoice_date > p.as_of - 2 * p.window_days) AS amount_prior,
+        bit_or(CAST(1 AS UBIGINT) << ((12 * year(i.invoice_date) + month(i.invoice_date)) % 64))
+            FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS months,
+        -- invoices due in the window: paid by the due date, paid late or unpaid, days late
+        COUNT(*) FILTER (WHERE i.due_date <= p.as_of AND i.due_date > p.as_of - p.window_days) AS due,
+        COUNT(*) FILTER (WHERE i.due_date <= p.as_of AND i.due_date > p.as_of - p.window_days
+                           AND i.paid_date <= i.due_date) AS paid_on_time,
+        SUM(GREATEST(COALESCE(i.paid_date, p.as_of) - i.due_date, 0))
+            FILTER (WHERE i.due_date <= p.as_of AND i.due_date > p.as_of - p.window_days) AS days_late
+    FROM invoices AS i
+    CROSS JOIN params AS p
+    GROUP BY i.customer_id, i.product_line
+)
 SELECT
-    i.customer_id,
-    MIN(i.invoice_date) AS first_invoice_date,
-    MAX(i.invoice_date) AS last_invoice_date,
-    COUNT(*) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS frequency,
-    SUM(i.amount) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS amount_window,
-    SUM(i.amount) FILTER (WHERE i.invoice_date <= p.as_of - p.window_days
-                            AND i.invoice_date > p.as_of - 2 * p.window_days) AS amount_prior,
-    COUNT(DISTINCT date_trunc('month', i.invoice_date)) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS active_months,
-    COUNT(DISTINCT i.product_line) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS product_lines,
-    -- invoices due in the window: paid by the due date, paid late or unpaid, days late
-    AVG(CASE WHEN i.paid_date IS NOT NULL AND i.paid_date <= i.due_date THEN 1.0 ELSE 0.0 END)
-        FILTER (WHERE i.due_date <= p.as_of AND i.due_date > p.as_of - p.window_days) AS on_time,
-    AVG(CASE WHEN i.paid_date IS NULL OR i.paid_date > i.due_date THEN 1.0 ELSE 0.0 END)
-        FILTER (WHERE i.due_date <= p.as_of AND i.due_date > p.as_of - p.window_days) AS overdue_ratio,
-    AVG(GREATEST(COALESCE(i.paid_date, p.as_of) - i.due_date, 0))
-        FILTER (WHERE i.due_date <= p.as_of AND i.due_date > p.as_of - p.window_days) AS avg_days_late
-FROM invoices AS i
-CROSS JOIN params AS p
-GROUP BY i.customer_id;
+    customer_id,
+    MIN(first_invoice_date) AS first_invoice_date,
+    MAX(last_invoice_date) AS last_invoice_date,
+    CAST(SUM(frequency) AS BIGINT) AS frequency,
+    SUM(amount_window) AS amount_window,
+    SUM(amount_prior) AS amount_prior,
+    CAST(COALESCE(bit_count(bit_or(months)), 0) AS BIGINT) AS active_months,
+    COUNT(product_line) FILTER (WHERE frequency > 0) AS product_lines,
+    CAST(SUM(paid_on_time) AS DOUBLE) / NULLIF(SUM(due), 0) AS on_time,
+    CAST(SUM(due) - SUM(paid_on_time) AS DOUBLE) / NULLIF(SUM(due), 0) AS overdue_ratio,
+    CAST(SUM(days_late) AS DOUBLE) / NULLIF(SUM(due), 0) AS avg_days_late
+FROM per_line
+GROUP BY customer_id;
 
 CREATE TABLE activity_facts AS
 SELECT
@@ -612,7 +653,7 @@ CREATE TABLE customer_features AS
 WITH customers AS (
     SELECT customer_id FROM accounts
     UNION
-    SELECT customer_id FROM invoices
+    SELECT customer_id FROM invoice_facts  -- one row per invoiced customer, not one per invoice
 )
 SELECT
     c.customer_id,
@@ -676,11 +717,11 @@ relationship AS (
     WHERE recency_rank = 1
     GROUP BY customer_id
 )
-SELECT customer_id, 'contract_amount' AS metric, COALESCE(amount_window, 0) AS value FROM known
+SELECT customer_id, 'contract_amount' AS metric, CAST(COALESCE(amount_window, 0) AS DOUBLE) AS value FROM known
 UNION ALL SELECT customer_id, 'cooperation_frequency', COALESCE(active_months, 0) FROM known
 UNION ALL SELECT customer_id, 'payment_on_time', on_time FROM known WHERE on_time IS NOT NULL
 UNION ALL SELECT customer_id, 'depth', product_lines FROM known WHERE product_lines > 0
-UNION ALL SELECT customer_id, 'growth', COALESCE(amount_window, 0) / amount_prior - 1 FROM known WHERE amount_prior > 0
+UNION ALL SELECT customer_id, 'growth', CAST(COALESCE(amount_window, 0) AS DOUBLE) / CAST(amount_prior AS DOUBLE) - 1 FROM known WHERE amount_prior > 0
 UNION ALL SELECT customer_id, 'touch_frequency', COALESCE(recent_touches, 0) FROM known
 UNION ALL SELECT customer_id, 'response_hours', response_hours FROM known WHERE response_hours IS NOT NULL
 UNION ALL SELECT customer_id, 'decision_maker_reach', executive_share FROM known WHERE executive_share IS NOT NULL
@@ -931,8 +972,10 @@ SELECT
     100.0 * (SUM(g.promoters) - SUM(g.detractors)) / NULLIF(SUM(g.nps_answers), 0) AS nps,
     SUM(g.satisfied) / NULLIF(SUM(g.csat_answers), 0) AS csat,
     COUNT(*) FILTER (WHERE g.at_start AND g.churned_in_period) / NULLIF(COUNT(*) FILTER (WHERE g.at_start), 0) AS churn_rate,
-    SUM(g.period_revenue) FILTER (WHERE g.prior_revenue > 0) / NULLIF(SUM(g.prior_revenue), 0) AS revenue_retention,
-    SUM(g.period_revenue) FILTER (WHERE g.new_customer) / NULLIF(SUM(g.period_revenue), 0) AS new_customer_revenue_share,
+    CAST(SUM(g.period_revenue) FILTER (WHERE g.prior_revenue > 0) AS DOUBLE)
+        / NULLIF(CAST(SUM(g.prior_revenue) AS DOUBLE), 0) AS revenue_retention,
+    CAST(SUM(g.period_revenue) FILTER (WHERE g.new_customer) AS DOUBLE)
+        / NULLIF(CAST(SUM(g.period_revenue) AS DOUBLE), 0) AS new_customer_revenue_share,
     COUNT(*) FILTER (WHERE g.product_lines > 1) / NULLIF(COUNT(*) FILTER (WHERE g.period_revenue > 0), 0) AS cross_sell_rate
 FROM grouped AS g
 CROSS JOIN params AS p
