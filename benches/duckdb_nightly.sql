@@ -765,7 +765,9 @@ scored AS (
     FROM ruled
     WHERE scale = 'percentile'
     UNION ALL
-    -- the segment starting at or below the value (none: below the first point)
+    -- the segment the value falls in, [x0, x1), or the last one from its start on (none:
+    -- below the first point). A hash join on metric with the range as its residual: with
+    -- a handful of points per metric this beats an ASOF join, which sorts both sides.
     SELECT
         r.customer_id, r.dimension, r.metric, r.value, r.weight,
         CASE
@@ -774,7 +776,7 @@ scored AS (
             ELSE s.s0 + (s.s1 - s.s0) * (r.value - s.x0) / (s.x1 - s.x0)
         END
     FROM ruled AS r
-    ASOF LEFT JOIN segments AS s ON s.metric = r.metric AND r.value >= s.x0
+    LEFT JOIN segments AS s ON s.metric = r.metric AND r.value >= s.x0 AND (r.value < s.x1 OR s.x1 IS NULL)
     JOIN first_points AS f ON f.metric = r.metric
     WHERE r.scale = 'thresholds'
 )
