@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """vitals vs DuckDB on the same nightly job, at several portfolio sizes.
 
-    python3 benches/compare.py --customers 10000,100000,1000000 --runs 5
+    python3 benches/compare.py --customers 10000,100000,1000000 --runs 5 [--with-churn | --churn-only]
 
 For each size: generate the exports once with `vitals sample-data` (kept in --work and
-reused), write a pipeline file for them (pipelines/sample.toml with absolute paths and the
-churn model off), then run `vitals run` and benches/duckdb_nightly.py alternately, each into
-a fresh output folder, each timed by `/usr/bin/time -v`. Prints markdown: median wall time,
-CPU time (user + sys, children included) and peak RSS per tool, vitals' seconds per stage
-from its run manifest, the analyst's re-score (`vitals score`) on vitals' last output, and a
-check at the smallest size that both computed the same scores.
+reused), write pipeline files for them (pipelines/sample.toml with absolute paths, --sql-dir
+as its SQL folder, the churn model off or on), then run the tools of each pair alternately,
+each into a fresh output folder, each timed by `/usr/bin/time -v` (children included).
+Prints markdown: median wall time, CPU time (user + sys) and peak RSS per tool, each pair's
+wall-time ratio, vitals' seconds per stage from its run manifest, the analyst's re-score
+(`vitals score`) on vitals' last output, and a check at the smallest size that both sides
+computed the same scores (and, with the churn pair, the same training set and AUC).
 
-The comparison is the same work on both sides (see the header of duckdb_nightly.sql for the
-differences): vitals runs with `[churn] enabled = false`, as the DuckDB job has no churn
-model. --with-churn also times vitals with its churn model, for scale, outside the ratio.
+The pairs, each the same work on both sides:
+  * SQL job (default): `vitals run` with `[churn] enabled = false` against
+    benches/duckdb_nightly.py (see the header of duckdb_nightly.sql for the differences).
+  * whole job (--with-churn; --churn-only runs it alone): `vitals run` with
+    `[churn] enabled = true` against duckdb_nightly.py followed by benches/duckdb_churn.py
+    (DuckDB snapshots, a scikit-learn logistic regression, scoring; see the headers of
+    duckdb_churn.sql and duckdb_churn.py), timed as one command.
 Each tool runs with its defaults (both may use every core). The order alternates every
 round so that neither tool always runs first, after --warmup untimed rounds.
 """
@@ -26,6 +31,7 @@ import os
 import pathlib
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -37,6 +43,7 @@ from typing import Callable, NamedTuple
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PIPELINE = REPO / "pipelines" / "sample.toml"
 DUCKDB_JOB = REPO / "benches" / "duckdb_nightly.py"
+DUCKDB_CHURN = REPO / "benches" / "duckdb_churn.py"
 TIME = "/usr/bin/time"
 # The pipeline's as-of date: vitals reads it there, sample-data ends on it, DuckDB is told it.
 AS_OF = str(tomllib.loads(PIPELINE.read_text(encoding="utf-8"))["run"]["as_of"])
@@ -61,8 +68,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path(tempfile.gettempdir()) / "vitals-bench",
                         help="where exports are generated (and reused) and runs write")
     parser.add_argument("--seed", type=int, default=42, help="sample-data seed")
-    parser.add_argument("--with-churn", action="store_true", help="also time vitals with its churn model")
+    parser.add_argument("--sql-dir", type=pathlib.Path, default=REPO / "sql",
+                        help="the SQL models vitals runs (the pipeline's sql_dir; default: the repository's sql/)")
+    parser.add_argument("--with-churn", action="store_true",
+                        help="also time the whole job: vitals with its churn model against duckdb_nightly.py + "
+                             "duckdb_churn.py")
+    parser.add_argument("--churn-only", action="store_true",
+                        help="time only the whole-job pair (skip the churn-off SQL pair)")
     args = parser.parse_args()
+    args.pairs = (["sql"] if not args.churn_only else []) + (["churn"] if args.with_churn or args.churn_only else [])
     args.customers = [int(n.replace("_", "")) for n in args.customers.split(",")]
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -71,8 +85,11 @@ def parse_args() -> argparse.Namespace:
             parser.error(f"{tool} is not an executable file")
     if shutil.which("iconv") is None:
         parser.error("iconv is not on PATH (the DuckDB job converts the GBK export with it)")
+    if not (args.sql_dir / "customer_health.sql").is_file():
+        parser.error(f"{args.sql_dir} holds no SQL models (no customer_health.sql)")
     args.vitals = args.vitals.resolve()
     args.work = args.work.resolve()
+    args.sql_dir = args.sql_dir.resolve()
     return args
 
 
@@ -90,11 +107,11 @@ def exports(vitals: pathlib.Path, work: pathlib.Path, customers: int, seed: int)
 
 
 @functools.cache
-def pipeline_file(work: pathlib.Path, data: pathlib.Path, churn: bool) -> pathlib.Path:
-    """pipelines/sample.toml pointing at `data` and the repository's sql/, churn model on or off."""
+def pipeline_file(work: pathlib.Path, data: pathlib.Path, churn: bool, sql_dir: pathlib.Path) -> pathlib.Path:
+    """pipelines/sample.toml pointing at `data` and `sql_dir`, churn model on or off."""
     text = PIPELINE.read_text(encoding="utf-8")
     text = re.sub(r'^(path = )"\.\./sample_data/([^"]+)"', lambda m: f'{m[1]}"{data / m[2]}"', text, flags=re.M)
-    text = re.sub(r'^(sql_dir = )"[^"]+"', lambda m: f'{m[1]}"{REPO / "sql"}"', text, flags=re.M)
+    text = re.sub(r'^(sql_dir = )"[^"]+"', lambda m: f'{m[1]}"{sql_dir}"', text, flags=re.M)
     text += f"\n[churn]\nenabled = {'true' if churn else 'false'}\n"
     sources = tomllib.loads(text)["sources"]  # also refuses a second [churn] table
     missing = [s["path"] for s in sources.values() if not pathlib.Path(s["path"]).is_file()]
@@ -141,7 +158,7 @@ def run_size(args, customers: int, tools: list[Tool]) -> dict:
         # alternate which tool goes first, so order effects (cache, heat) fall on both
         order = tools if round_ % 2 == 0 else tools[::-1]
         for tool in order:
-            slug = tool.name.replace(" ", "-")
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", tool.name)
             out = outs[tool.name] = runs / slug
             measured = timed(tool.command(data, out), out, runs / f"{slug}.log")
             if round_ < args.warmup:
@@ -220,31 +237,93 @@ def sanity_check(vitals_out: pathlib.Path, duckdb_out: pathlib.Path) -> None:
           f"largest relative value difference {value_diff:.1e}, largest score difference {score_diff:.1e}.")
 
 
+class Pair(NamedTuple):
+    name: str
+    vitals: str  # tool names
+    peer: str
+
+
+PAIRS = {
+    "sql": Pair("SQL job, churn model off", "vitals", "DuckDB"),
+    "churn": Pair("whole job, churn model on", "vitals churn", "DuckDB churn"),
+}
+
+
+def churn_check(vitals_out: pathlib.Path, peer_out: pathlib.Path) -> None:
+    """The churn model on both sides: training set, validation AUC, agreement of the scores."""
+    import duckdb
+
+    con = duckdb.connect()
+    manifest = json.loads((vitals_out / "runs" / AS_OF / "manifest.json").read_text())["churn"]
+    peer = json.loads((peer_out / "models" / "churn" / f"as_of={AS_OF}" / "model.json").read_text())
+
+    def auc(out: pathlib.Path, scorer: str):
+        rows = con.execute(f"""SELECT value FROM read_parquet('{out}/model_metrics/*/*.parquet')
+                               WHERE scorer = '{scorer}' AND metric = 'roc_auc'""").fetchall()
+        return f"{rows[0][0]:.4f}" if rows else "none"
+
+    print("\n| churn model | vitals | DuckDB + scikit-learn |\n|---|---:|---:|")
+    for label, a, b in [
+        ("status", manifest["status"], peer["status"]),
+        ("snapshots", ", ".join(manifest["snapshots"]), ", ".join(peer["snapshots"])),
+        ("training rows", f"{manifest['training_customers']:,}", f"{peer['training_customers']:,}"),
+        ("training churners", f"{manifest['training_churners']:,}", f"{peer['training_churners']:,}"),
+        ("out-of-time ROC AUC, model", auc(vitals_out, "model"), auc(peer_out, "model")),
+        ("out-of-time ROC AUC, R + F baseline", auc(vitals_out, "baseline"), auc(peer_out, "baseline")),
+    ]:
+        print(f"| {label} | {a} | {b} |")
+    health = "read_parquet('{}/customer_health/*/*.parquet', hive_partitioning = false)"
+    scored, worst, bands = con.execute(f"""
+        SELECT COUNT(*) FILTER (WHERE v.churn_risk IS NOT NULL AND d.churn_risk IS NOT NULL),
+               COALESCE(MAX(ABS(v.churn_risk - d.churn_risk)), 0),
+               COUNT(*) FILTER (WHERE v.risk_band = d.risk_band)
+        FROM {health.format(vitals_out)} AS v FULL JOIN {health.format(peer_out)} AS d USING (customer_id)
+    """).fetchall()[0]
+    print(f"\nchurn_risk of {scored:,} customers scored by both: largest difference {worst:.1e}, "
+          f"{bands:,} in the same risk band. benches/check_churn.py compares the features row by row.")
+
+
 def main() -> None:
     args = parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
     def vitals(churn: bool):
         def command(data: pathlib.Path, out: pathlib.Path) -> list[str]:
-            return [str(args.vitals), "run", str(pipeline_file(args.work, data, churn)), "--out", str(out), "--quiet"]
+            pipeline = pipeline_file(args.work, data, churn, args.sql_dir)
+            return [str(args.vitals), "run", str(pipeline), "--out", str(out), "--quiet"]
         return command
 
     def duckdb_job(data: pathlib.Path, out: pathlib.Path) -> list[str]:
         return [sys.executable, str(DUCKDB_JOB), "--data", str(data), "--out", str(out), "--as-of", AS_OF]
 
-    tools = [Tool("vitals", vitals(False), True), Tool("DuckDB", duckdb_job, False)]
-    if args.with_churn:
-        tools.append(Tool("vitals churn", vitals(True), True))
+    def duckdb_whole_job(data: pathlib.Path, out: pathlib.Path) -> list[str]:
+        # one command, so that /usr/bin/time measures both processes: wall, CPU, peak RSS
+        churn = [sys.executable, str(DUCKDB_CHURN), "--out", str(out), "--as-of", AS_OF]
+        return ["sh", "-c", f"{shlex.join(duckdb_job(data, out))} && {shlex.join(churn)}"]
 
-    duckdb_version = subprocess.run([sys.executable, "-c", "import duckdb; print(duckdb.__version__)"],
-                                    capture_output=True, text=True, check=True).stdout.strip()
+    tools = []
+    if "sql" in args.pairs:
+        tools += [Tool("vitals", vitals(False), True), Tool("DuckDB", duckdb_job, False)]
+    if "churn" in args.pairs:
+        tools += [Tool("vitals churn", vitals(True), True), Tool("DuckDB churn", duckdb_whole_job, False)]
+    pairs = [PAIRS[p] for p in args.pairs]
+
+    versions = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sklearn, numpy; print(duckdb.__version__, sklearn.__version__, "
+                               "numpy.__version__)" if "churn" in args.pairs else "import duckdb; print(duckdb.__version__)"],
+        capture_output=True, text=True, check=True).stdout.split()
     vitals_version = subprocess.run([str(args.vitals), "--version"], capture_output=True, text=True).stdout.strip()
     print(f"# vitals vs DuckDB, as of {AS_OF}\n")
-    print(f"{vitals_version} ({args.vitals}), DuckDB {duckdb_version}, Python {platform.python_version()}, "
+    libraries = f"DuckDB {versions[0]}" + (f", scikit-learn {versions[1]}, NumPy {versions[2]}" if len(versions) > 1 else "")
+    print(f"{vitals_version} ({args.vitals}, SQL models {args.sql_dir}), {libraries}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, {platform.platform()}. Median of {args.runs} runs after {args.warmup} warm-up "
-          f"round(s); wall in seconds (min–max), CPU = user + sys seconds, RSS = peak resident MiB. "
-          f"`vitals` runs with its churn model off, as the DuckDB job (benches/duckdb_nightly.sql) has none"
-          f"{'; `vitals churn` with it on, for scale' if args.with_churn else ''}.\n")
+          f"round(s); wall in seconds (min–max), CPU = user + sys seconds, RSS = peak resident MiB.")
+    if "sql" in args.pairs:
+        print("`vitals` runs with its churn model off, as `DuckDB` (benches/duckdb_nightly.sql) has none.")
+    if "churn" in args.pairs:
+        print("`vitals churn` runs with its churn model on; `DuckDB churn` is duckdb_nightly.py then duckdb_churn.py "
+              "(DuckDB snapshots, scikit-learn fit and scoring), timed as one command.")
+    print()
 
     sizes = sorted(args.customers)
     measured = {n: run_size(args, n, tools) for n in sizes}
@@ -252,7 +331,7 @@ def main() -> None:
     header = ["customers", "exports MiB"]
     for t in tools:
         header += [f"{t.name} wall", f"{t.name} CPU", f"{t.name} RSS"]
-    header.append("vitals / DuckDB wall")
+    header += [f"{p.vitals} / {p.peer} wall" for p in pairs]
     print("| " + " | ".join(header) + " |")
     print("|" + "---:|" * len(header))
     for n in sizes:
@@ -263,8 +342,11 @@ def main() -> None:
             walls = [r["wall"] for r in runs]
             cells += [f"{median(runs, 'wall'):.2f} ({min(walls):.2f}–{max(walls):.2f})",
                       f"{median(runs, 'cpu'):.2f}", f"{median(runs, 'rss_mib'):,.0f}"]
-        cells.append(f"{median(m['results']['vitals'], 'wall') / median(m['results']['DuckDB'], 'wall'):.2f}")
+        for p in pairs:
+            cells.append(f"{median(m['results'][p.vitals], 'wall') / median(m['results'][p.peer], 'wall'):.2f}")
         print("| " + " | ".join(cells) + " |")
+    print("\nRatios: " + "; ".join(f"{p.vitals} / {p.peer} is the {p.name} (below 1: vitals is faster)" for p in pairs)
+          + ".")
 
     if len(sizes) > 1:
         print("\nScaling:")
@@ -281,18 +363,23 @@ def main() -> None:
             cells = [*per_stage, wall - sum(per_stage), wall]
             print(f"| {n:,} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
 
-    print("\nAnalyst re-score (`vitals score`: the SQL models over the last run's bronze tables, no exports "
-          "read), median of the same number of runs:\n")
+    rescored = tools[0]  # vitals, churn off when that pair ran
+    churn = rescored.name == "vitals churn"
+    print(f"\nAnalyst re-score (`vitals score`{' with the saved churn model' if churn else ''}: the SQL models over "
+          f"the last run's bronze tables, no exports read), median of the same number of runs:\n")
     print("| customers | wall | CPU | RSS |\n|---:|---:|---:|---:|")
     for n in sizes:
-        out = measured[n]["outs"]["vitals"]
-        command = [str(args.vitals), "score", str(pipeline_file(args.work, measured[n]["data"], False)),
+        out = measured[n]["outs"][rescored.name]
+        command = [str(args.vitals), "score", str(pipeline_file(args.work, measured[n]["data"], churn, args.sql_dir)),
                    "--out", str(out), "--quiet"]
         runs = [timed(command, out / "drafts", args.work / "runs" / str(n) / "score.log") for _ in range(args.runs)]
         print(f"| {n:,} | {median(runs, 'wall'):.2f} | {median(runs, 'cpu'):.2f} | {median(runs, 'rss_mib'):,.0f} |")
 
     print(f"\nSanity check at {sizes[0]:,} customers, on the last run of each tool:\n")
-    sanity_check(measured[sizes[0]]["outs"]["vitals"], measured[sizes[0]]["outs"]["DuckDB"])
+    first = pairs[0]
+    sanity_check(measured[sizes[0]]["outs"][first.vitals], measured[sizes[0]]["outs"][first.peer])
+    if "churn" in args.pairs:
+        churn_check(measured[sizes[0]]["outs"]["vitals churn"], measured[sizes[0]]["outs"]["DuckDB churn"])
 
 
 if __name__ == "__main__":
