@@ -16,9 +16,9 @@ The pairs, each the same work on both sides:
   * SQL job (default): `vitals run` with `[churn] enabled = false` against
     benches/duckdb_nightly.py (see the header of duckdb_nightly.sql for the differences).
   * whole job (--with-churn; --churn-only runs it alone): `vitals run` with
-    `[churn] enabled = true` against duckdb_nightly.py followed by benches/duckdb_churn.py
-    (DuckDB snapshots, a scikit-learn logistic regression, scoring; see the headers of
-    duckdb_churn.sql and duckdb_churn.py), timed as one command.
+    `[churn] enabled = true` against `benches/duckdb_churn.py --data`: duckdb_nightly.py's
+    job, then DuckDB snapshots, a scikit-learn logistic regression and scoring, in one
+    Python process (see the headers of duckdb_churn.sql and duckdb_churn.py).
 Each tool runs with its defaults (both may use every core). The order alternates every
 round so that neither tool always runs first, after --warmup untimed rounds.
 """
@@ -31,7 +31,6 @@ import os
 import pathlib
 import platform
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -297,9 +296,8 @@ def main() -> None:
         return [sys.executable, str(DUCKDB_JOB), "--data", str(data), "--out", str(out), "--as-of", AS_OF]
 
     def duckdb_whole_job(data: pathlib.Path, out: pathlib.Path) -> list[str]:
-        # one command, so that /usr/bin/time measures both processes: wall, CPU, peak RSS
-        churn = [sys.executable, str(DUCKDB_CHURN), "--out", str(out), "--as-of", AS_OF]
-        return ["sh", "-c", f"{shlex.join(duckdb_job(data, out))} && {shlex.join(churn)}"]
+        # duckdb_nightly.py's job, then the churn model, in one process
+        return [sys.executable, str(DUCKDB_CHURN), "--data", str(data), "--out", str(out), "--as-of", AS_OF]
 
     tools = []
     if "sql" in args.pairs:
@@ -321,8 +319,8 @@ def main() -> None:
     if "sql" in args.pairs:
         print("`vitals` runs with its churn model off, as `DuckDB` (benches/duckdb_nightly.sql) has none.")
     if "churn" in args.pairs:
-        print("`vitals churn` runs with its churn model on; `DuckDB churn` is duckdb_nightly.py then duckdb_churn.py "
-              "(DuckDB snapshots, scikit-learn fit and scoring), timed as one command.")
+        print("`vitals churn` runs with its churn model on; `DuckDB churn` is `duckdb_churn.py --data`: the nightly "
+              "job of duckdb_nightly.py, then DuckDB snapshots, scikit-learn fit and scoring, in one process.")
     print()
 
     sizes = sorted(args.customers)

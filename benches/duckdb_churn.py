@@ -2,10 +2,13 @@
 """vitals' churn model done the way a Python data team does it: DuckDB builds the snapshots
 (benches/duckdb_churn.sql), scikit-learn fits the logistic regression and scores.
 
-    python3 benches/duckdb_churn.py --out DIR [--as-of 2026-06-30]
+    python3 benches/duckdb_churn.py [--data DIR] --out DIR [--as-of 2026-06-30]
 
-Run after benches/duckdb_nightly.py into the same --out: it reads the bronze tables that job
-published there and adds what vitals' churn model adds to a run, under OUT/…/as_of=<date>/:
+Run after benches/duckdb_nightly.py into the same --out, or with --data to run that job
+first in this process (the whole nightly job with churn model, one Python start-up and one
+DuckDB import, as a data team's one script would). It reads the bronze tables the nightly
+job published in --out and adds what vitals' churn model adds to a run, under
+OUT/…/as_of=<date>/:
 the churn columns of customer_health (churn_risk, risk_band, top_risk_drivers; the file is
 rewritten with them), model_metrics (the out-of-time validation of the model and of the
 R + F baseline, vitals' layout), models/churn/model.json; and, for benches/check_churn.py,
@@ -181,10 +184,16 @@ def matrix(table: pa.Table, names: list[str]) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=pathlib.Path,
+                        help="run duckdb_nightly.py's job on these exports (folder written by vitals sample-data) first")
     parser.add_argument("--out", type=pathlib.Path, required=True, help="output folder of duckdb_nightly.py")
     parser.add_argument("--as-of", default="2026-06-30", help="the run date (YYYY-MM-DD)")
     args = parser.parse_args()
     out = args.out.resolve()
+    if args.data:
+        import duckdb_nightly  # beside this file
+
+        duckdb_nightly.run(args.data, out, args.as_of)
     started = time.perf_counter()
 
     con = duckdb.connect()

@@ -32,19 +32,15 @@ def previous_health(out: pathlib.Path, as_of: str) -> pathlib.Path | None:
     return earlier[-1] if earlier else None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=pathlib.Path, required=True, help="folder written by vitals sample-data")
-    parser.add_argument("--out", type=pathlib.Path, required=True, help="output folder")
-    parser.add_argument("--as-of", default="2026-06-30", help="score as of this date (YYYY-MM-DD)")
-    args = parser.parse_args()
-    data, out = args.data.resolve(), args.out.resolve()
+def run(data: pathlib.Path, out: pathlib.Path, as_of: str) -> None:
+    """The job: the exports in `data` as of `as_of`, published under `out`."""
+    data, out = data.resolve(), out.resolve()
     sql = SQL.read_text(encoding="utf-8")
 
-    previous = previous_health(out, args.as_of)
+    previous = previous_health(out, as_of)
     # COPY does not create folders: make each partition folder the SQL writes to.
     for table in re.findall(r"\bpart\('([^']+)'\)", sql):
-        (out / table / f"as_of={args.as_of}").mkdir(parents=True, exist_ok=True)
+        (out / table / f"as_of={as_of}").mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         accounts = pathlib.Path(tmp) / "accounts.csv"
@@ -53,7 +49,7 @@ def main() -> None:
             subprocess.run(["iconv", "-f", "GBK", "-t", "UTF-8", str(gbk)], stdout=utf8, check=True)
 
         con = duckdb.connect()
-        for name, value in (("data", data), ("accounts_utf8", accounts), ("out", out), ("as_of", args.as_of)):
+        for name, value in (("data", data), ("accounts_utf8", accounts), ("out", out), ("as_of", as_of)):
             con.execute(f"SET VARIABLE {name} = {literal(str(value))}")
         con.execute(
             "CREATE TABLE previous_health (customer_id VARCHAR, as_of DATE, health_score DOUBLE, health_tier VARCHAR)"
@@ -64,6 +60,16 @@ def main() -> None:
                 [str(previous)],
             )
         con.execute(sql)
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=pathlib.Path, required=True, help="folder written by vitals sample-data")
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="output folder")
+    parser.add_argument("--as-of", default="2026-06-30", help="score as of this date (YYYY-MM-DD)")
+    args = parser.parse_args()
+    run(args.data, args.out, args.as_of)
 
 
 if __name__ == "__main__":
