@@ -15,7 +15,8 @@
 --
 -- Differences from `vitals run`, all deliberate:
 --   * No churn model: churn_risk, risk_band and top_risk_drivers are NULL, no model_metrics,
---     and no churn_risk_up alerts. The benchmark runs vitals with its churn model disabled.
+--     and no churn_risk_up alerts. The benchmark's SQL-job pair runs vitals with its churn
+--     model disabled; benches/duckdb_churn.py adds the model (compare.py --with-churn).
 --   * The rules are written into this file (the sample pipeline's values and vitals'
 --     defaults); vitals reads them from the pipeline file and supports more (cut points,
 --     AHP weights, absent sources, any date formats). Only what this pipeline uses is here.
@@ -32,7 +33,8 @@
 --   * rejects.line counts one line per record (vitals also counts line breaks inside quoted
 --     fields; no rejected row here follows one). Values are trimmed of spaces only (vitals
 --     trims all whitespace); no export here has other padding.
---   * Amounts are summed as DECIMAL(38, 6), exactly, as vitals does, so the RFM monetary,
+--   * Amounts are summed, and response hours averaged, as DECIMAL(38, 6), exactly, as vitals
+--     does (the average truncated to 10 decimals as DataFusion does), so the RFM monetary,
 --     contract_amount (and its percentile ties) and the revenue KPIs do not depend on which
 --     core added what. Other sums of floats (the weighted scores, avg_health_score) run on
 --     all cores in parallel, so their last bits can differ from run to run; vitals sums in
@@ -622,7 +624,13 @@ SELECT
     a.customer_id,
     MAX(a.activity_date) AS last_activity_date,
     COUNT(*) FILTER (WHERE a.activity_date > p.as_of - p.recent_days) AS recent_touches,
-    AVG(a.response_hours) FILTER (WHERE a.activity_date > p.as_of - p.window_days) AS response_hours,
+    -- as vitals: AVG(CAST(response_hours AS DECIMAL(38, 6))) in DataFusion is a DECIMAL(38, 10)
+    -- truncated toward zero, then DOUBLE; the same exactly (and in any order): the sum in
+    -- millionths, times 10^4, divided by the count in whole numbers
+    CAST(CAST(SUM(CAST(a.response_hours AS DECIMAL(38, 6))) FILTER (WHERE a.activity_date > p.as_of - p.window_days)
+              * 1000000 AS HUGEINT) * 10000
+         // COUNT(a.response_hours) FILTER (WHERE a.activity_date > p.as_of - p.window_days) AS DOUBLE)
+        / 1e10 AS response_hours,
     AVG(CASE WHEN a.contact_level = 'executive' THEN 1.0 ELSE 0.0 END)
         FILTER (WHERE a.activity_date > p.as_of - p.window_days AND a.contact_level IS NOT NULL) AS executive_share
 FROM activities AS a
