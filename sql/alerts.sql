@@ -16,17 +16,11 @@
 -- invoice_overdue      an unpaid invoice passed due date + threshold    alert_overdue_days
 --
 -- Reads scored_health: this run's customer_health with the churn columns, as staged for
--- publishing (the model lane adds churn_risk after the SQL lane), and previous_health:
--- the newest earlier customer_health partition (empty on a first run).
+-- publishing (the model lane adds churn_risk after the SQL lane), previous_health: the
+-- newest earlier customer_health partition (empty on a first run), and alert_events: the
+-- events of the sources (the kinds from no_interaction on).
 WITH run AS (
-    SELECT
-        as_of,
-        COALESCE(previous_as_of, as_of - alert_first_run_days) AS since,
-        alert_score_drop,
-        alert_quiet_days,
-        alert_contract_days,
-        alert_overdue_days
-    FROM params
+    SELECT as_of, alert_score_drop FROM params
 ),
 moves AS (
     SELECT
@@ -54,11 +48,6 @@ moves AS (
 active AS (
     -- Customers an account team still works with: lost ones get no interaction alerts.
     SELECT customer_id FROM scored_health WHERE health_tier <> 'lost'
-),
-last_touch AS (
-    SELECT a.customer_id, MAX(a.activity_date) AS last_activity_date
-    FROM activities AS a
-    GROUP BY a.customer_id
 ),
 events AS (
     SELECT
@@ -103,98 +92,9 @@ events AS (
     WHERE m.band_now > m.band_before
 
     UNION ALL
-    SELECT
-        q.customer_id,
-        'no_interaction',
-        'medium',
-        q.quiet_from,
-        'no interaction for more than ' || CAST(r.alert_quiet_days AS VARCHAR) || ' days',
-        CASE WHEN q.last_activity_date IS NULL
-            THEN 'no activity recorded since signup on ' || CAST(q.signup_date AS VARCHAR)
-            ELSE 'last activity on ' || CAST(q.last_activity_date AS VARCHAR)
-        END
-    FROM (
-        SELECT
-            h.customer_id,
-            t.last_activity_date,
-            acc.signup_date,
-            COALESCE(t.last_activity_date, acc.signup_date) + r.alert_quiet_days + 1 AS quiet_from
-        FROM active AS h
-        CROSS JOIN run AS r
-        LEFT JOIN last_touch AS t ON t.customer_id = h.customer_id
-        LEFT JOIN accounts AS acc ON acc.customer_id = h.customer_id
-    ) AS q
-    CROSS JOIN run AS r
-    WHERE q.quiet_from > r.since AND q.quiet_from <= r.as_of
-
-    UNION ALL
-    SELECT
-        k.customer_id,
-        'severe_complaint',
-        'high',
-        k.opened_date,
-        'new ' || k.severity || ' complaint',
-        'opened on ' || CAST(k.opened_date AS VARCHAR)
-            || CASE WHEN k.resolved_date IS NULL THEN ', still open' ELSE ', resolved on '
-               || CAST(k.resolved_date AS VARCHAR) END
-    FROM tickets AS k
-    CROSS JOIN run AS r
-    WHERE k.kind = 'complaint'
-      AND k.severity IN ('high', 'critical')
-      AND k.opened_date > r.since AND k.opened_date <= r.as_of
-
-    UNION ALL
-    SELECT
-        acc.customer_id,
-        'key_contact_change',
-        'medium',
-        acc.key_contact_since,
-        'key contact changed',
-        'key contact now ' || COALESCE(acc.key_contact, 'unknown') || ' since '
-            || CAST(acc.key_contact_since AS VARCHAR)
-    FROM accounts AS acc
-    JOIN active AS h ON h.customer_id = acc.customer_id
-    CROSS JOIN run AS r
-    WHERE acc.key_contact_since > r.since AND acc.key_contact_since <= r.as_of
-      -- the first contact, there since signup, is not a change
-      AND (acc.signup_date IS NULL OR acc.key_contact_since > acc.signup_date)
-
-    UNION ALL
-    SELECT
-        c.customer_id,
-        'contract_ending',
-        CASE WHEN CAST(c.end_date AS INT) - CAST(r.as_of AS INT) <= r.alert_contract_days / 2 THEN 'high' ELSE 'medium' END,
-        c.end_date - r.alert_contract_days,
-        'contract ends within ' || CAST(r.alert_contract_days AS VARCHAR) || ' days with no renewal',
-        'contract ' || CAST(c.start_date AS VARCHAR) || ' to ' || CAST(c.end_date AS VARCHAR)
-            || COALESCE(', value ' || CAST(ROUND(c.value, 2) AS VARCHAR), '')
-    FROM contracts AS c
-    JOIN active AS h ON h.customer_id = c.customer_id
-    CROSS JOIN run AS r
-    WHERE c.end_date - r.alert_contract_days > r.since
-      AND c.end_date - r.alert_contract_days <= r.as_of
-      AND c.end_date >= r.as_of
-      -- A renewal is signed before it starts, so it is looked up in the whole export
-      -- (bronze_contracts), not only in contracts started by as_of.
-      AND NOT EXISTS (
-          SELECT 1 FROM bronze_contracts AS n
-          WHERE n.customer_id = c.customer_id AND n.start_date > c.start_date AND n.end_date > c.end_date
-      )
-
-    UNION ALL
-    SELECT
-        i.customer_id,
-        'invoice_overdue',
-        CASE WHEN i.amount >= 50000 THEN 'high' ELSE 'medium' END,
-        i.due_date + r.alert_overdue_days,
-        'invoice unpaid ' || CAST(r.alert_overdue_days AS VARCHAR) || ' days after its due date',
-        'invoice ' || COALESCE(i.invoice_id, '(no id)') || ' of ' || CAST(ROUND(i.amount, 2) AS VARCHAR)
-            || ' due ' || CAST(i.due_date AS VARCHAR)
-    FROM invoices AS i
-    CROSS JOIN run AS r
-    WHERE i.paid_date IS NULL
-      AND i.due_date + r.alert_overdue_days > r.since
-      AND i.due_date + r.alert_overdue_days <= r.as_of
+    SELECT e.customer_id, e.kind, e.severity, e.event_date, e.message, e.evidence
+    FROM alert_events AS e
+    WHERE NOT e.active_only OR e.customer_id IN (SELECT customer_id FROM active)
 )
 SELECT
     e.customer_id,

@@ -1,10 +1,22 @@
 -- churn_features: what the churn model learns from, one row per customer not yet lost on
--- the run date. Every column but customer_id is a numeric feature: add a column here to
--- add a feature (the model standardizes them and fills a missing value with the mean).
--- The model is trained on this same model evaluated at past dates, so it only ever sees
--- what was known at each date.
-WITH m AS (
+-- the run date. Every column but customer_id and as_of is a numeric feature: add a column
+-- here to add a feature (the model standardizes them and fills a missing value with the
+-- mean).
+--
+-- Only facts are read (customer_features, customer_period, the metric models and the
+-- sources), never the scores, so the training evaluates this model for every snapshot
+-- date in one pass (see churn_labels.sql) and it only ever sees what was known at each
+-- date.
+WITH metric_values AS (
+    SELECT customer_id, as_of, metric, value FROM value_metrics
+    UNION ALL SELECT customer_id, as_of, metric, value FROM engagement_metrics
+    UNION ALL SELECT customer_id, as_of, metric, value FROM satisfaction_metrics
+    UNION ALL SELECT customer_id, as_of, metric, value FROM relationship_metrics
+    UNION ALL SELECT customer_id, as_of, metric, value FROM risk_metrics
+),
+m AS (
     SELECT
+        as_of,
         customer_id,
         MAX(CASE WHEN metric = 'cooperation_frequency' THEN value END) AS cooperation_frequency,
         MAX(CASE WHEN metric = 'payment_on_time' THEN value END) AS payment_on_time,
@@ -21,41 +33,32 @@ WITH m AS (
         MAX(CASE WHEN metric = 'overdue_ratio' THEN value END) AS overdue_ratio,
         MAX(CASE WHEN metric = 'avg_days_late' THEN value END) AS avg_days_late,
         MAX(CASE WHEN metric = 'open_severe_tickets' THEN value END) AS open_severe_tickets
-    FROM customer_metrics
-    GROUP BY customer_id
+    FROM metric_values
+    GROUP BY as_of, customer_id
 ),
--- Trends: the last 90 days against the 90 days before them.
-invoice_trend AS (
-    SELECT
-        i.customer_id,
-        COUNT(*) FILTER (WHERE i.invoice_date > p.as_of - 90)
-          - COUNT(*) FILTER (WHERE i.invoice_date <= p.as_of - 90 AND i.invoice_date > p.as_of - 180) AS invoice_trend
-    FROM invoices AS i
-    CROSS JOIN params AS p
-    GROUP BY i.customer_id
-),
+-- Trends: the last 90 days against the 90 days before them (invoices: customer_period).
 touch_trend AS (
     SELECT
-        a.customer_id,
-        COUNT(*) FILTER (WHERE a.activity_date > p.as_of - 90)
-          - COUNT(*) FILTER (WHERE a.activity_date <= p.as_of - 90 AND a.activity_date > p.as_of - 180) AS touch_trend
-    FROM activities AS a
-    CROSS JOIN params AS p
-    GROUP BY a.customer_id
+        as_of,
+        customer_id,
+        COUNT(*) FILTER (WHERE activity_date > as_of - 90)
+          - COUNT(*) FILTER (WHERE activity_date <= as_of - 90 AND activity_date > as_of - 180) AS touch_trend
+    FROM activities
+    GROUP BY as_of, customer_id
 ),
 complaints AS (
-    SELECT t.customer_id, COUNT(*) AS recent_complaints
-    FROM tickets AS t
-    CROSS JOIN params AS p
-    WHERE t.kind = 'complaint' AND t.opened_date > p.as_of - 90
-    GROUP BY t.customer_id
+    SELECT as_of, customer_id, COUNT(*) AS recent_complaints
+    FROM tickets
+    WHERE kind = 'complaint' AND opened_date > as_of - 90
+    GROUP BY as_of, customer_id
 )
 SELECT
-    h.customer_id,
-    CAST(h.recency_days AS DOUBLE) AS recency_days,
-    CAST(h.frequency AS DOUBLE) AS frequency,
-    LN(1 + h.monetary) AS log_monetary,
-    CAST(CAST(p.as_of AS INT) - CAST(COALESCE(f.signup_date, f.first_invoice_date) AS INT) AS DOUBLE) AS tenure_days,
+    f.customer_id,
+    f.as_of,
+    CAST(f.recency_days AS DOUBLE) AS recency_days,
+    CAST(f.frequency AS DOUBLE) AS frequency,
+    LN(1 + f.monetary) AS log_monetary,
+    CAST(CAST(f.as_of AS INT) - CAST(COALESCE(f.signup_date, f.first_invoice_date) AS INT) AS DOUBLE) AS tenure_days,
     m.cooperation_frequency,
     m.payment_on_time,
     m.depth,
@@ -71,15 +74,15 @@ SELECT
     m.overdue_ratio,
     m.avg_days_late,
     m.open_severe_tickets,
-    CAST(COALESCE(it.invoice_trend, 0) AS DOUBLE) AS invoice_trend,
+    CAST(COALESCE(cp.recent_invoices - cp.earlier_invoices, 0) AS DOUBLE) AS invoice_trend,
     CAST(COALESCE(tt.touch_trend, 0) AS DOUBLE) AS touch_trend,
     CAST(COALESCE(c.recent_complaints, 0) AS DOUBLE) AS recent_complaints
-FROM customer_health AS h
-JOIN customer_features AS f ON f.customer_id = h.customer_id
+FROM customer_features AS f
 CROSS JOIN params AS p
-LEFT JOIN m ON m.customer_id = h.customer_id
-LEFT JOIN invoice_trend AS it ON it.customer_id = h.customer_id
-LEFT JOIN touch_trend AS tt ON tt.customer_id = h.customer_id
-LEFT JOIN complaints AS c ON c.customer_id = h.customer_id
-WHERE h.health_tier <> 'lost'
-ORDER BY h.customer_id
+LEFT JOIN m ON m.as_of = f.as_of AND m.customer_id = f.customer_id
+LEFT JOIN customer_period AS cp ON cp.as_of = f.as_of AND cp.customer_id = f.customer_id
+LEFT JOIN touch_trend AS tt ON tt.as_of = f.as_of AND tt.customer_id = f.customer_id
+LEFT JOIN complaints AS c ON c.as_of = f.as_of AND c.customer_id = f.customer_id
+-- Not lost (the rule of customer_health.sql): no CRM churn date, not silent too long.
+WHERE f.churn_date IS NULL AND NOT COALESCE(f.days_inactive > p.lost_after_days, FALSE)
+ORDER BY f.as_of DESC, f.customer_id

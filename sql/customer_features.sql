@@ -1,34 +1,43 @@
 -- customer_features: one row per customer known on the run date (in accounts or
 -- invoices), with the raw RFM measures and the facts other models share.
---   recency_days  days from the last invoice to as_of; NULL when never invoiced
---   frequency     invoices dated in the window_days up to and including as_of
---   monetary      total invoiced amount in that window
+--   recency_days   days from the last invoice to as_of; NULL when never invoiced
+--   frequency      invoices dated in the window_days up to and including as_of
+--   monetary       total invoiced amount in that window
+--   days_inactive  days from the last invoice or activity (or the signup, without either)
+--                  to as_of: what the lost tier is decided on
 -- Sources are point-in-time views: no row dated after as_of is visible here.
+--
+-- A fact model like this one reads only sources and [params], and is keyed by as_of as
+-- well as customer_id: the churn model's training evaluates it for several dates in one
+-- pass, each source row joined to every date it is visible on. Sums of amounts are
+-- DECIMAL, exact, so every core can add its share in any order and reruns give the same
+-- bytes.
 WITH customers AS (
-    SELECT customer_id FROM accounts
+    SELECT as_of, customer_id FROM accounts
     UNION
-    SELECT customer_id FROM invoices
+    SELECT as_of, customer_id FROM invoices
 ),
 purchases AS (
     SELECT
+        i.as_of,
         i.customer_id,
         MIN(i.invoice_date) AS first_invoice_date,
         MAX(i.invoice_date) AS last_invoice_date,
-        COUNT(*) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS frequency,
-        SUM(i.amount) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS monetary
+        COUNT(*) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS frequency,
+        SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS monetary
     FROM invoices AS i
     CROSS JOIN params AS p
-    GROUP BY i.customer_id
+    GROUP BY i.as_of, i.customer_id
 ),
 touches AS (
-    SELECT customer_id, MAX(activity_date) AS last_activity_date
+    SELECT as_of, customer_id, MAX(activity_date) AS last_activity_date
     FROM activities
-    GROUP BY customer_id
+    GROUP BY as_of, customer_id
 )
 SELECT
     c.customer_id,
-    p.as_of,
-    CAST(CAST(p.as_of AS INT) - CAST(pu.last_invoice_date AS INT) AS BIGINT) AS recency_days,
+    c.as_of,
+    CAST(CAST(c.as_of AS INT) - CAST(pu.last_invoice_date AS INT) AS BIGINT) AS recency_days,
     CAST(COALESCE(pu.frequency, 0) AS BIGINT) AS frequency,
     CAST(ROUND(COALESCE(pu.monetary, 0), 2) AS DOUBLE) AS monetary,
     pu.first_invoice_date,
@@ -40,9 +49,10 @@ SELECT
     a.owner,
     a.signup_date,
     a.status,
-    a.churn_date
+    a.churn_date,
+    CAST(c.as_of AS INT)
+        - CAST(COALESCE(GREATEST(pu.last_invoice_date, t.last_activity_date), a.signup_date) AS INT) AS days_inactive
 FROM customers AS c
-CROSS JOIN params AS p
-LEFT JOIN purchases AS pu ON pu.customer_id = c.customer_id
-LEFT JOIN touches AS t ON t.customer_id = c.customer_id
-LEFT JOIN accounts AS a ON a.customer_id = c.customer_id
+LEFT JOIN purchases AS pu ON pu.as_of = c.as_of AND pu.customer_id = c.customer_id
+LEFT JOIN touches AS t ON t.as_of = c.as_of AND t.customer_id = c.customer_id
+LEFT JOIN accounts AS a ON a.as_of = c.as_of AND a.customer_id = c.customer_id

@@ -24,8 +24,13 @@ WITH weighted AS (
     JOIN dimension_weights AS w ON w.dimension = d.dimension
     WHERE w.weight > 0
 ),
+-- Sums of weighted scores are DECIMAL, exact: the same in whatever order rows arrive.
 totals AS (
-    SELECT customer_id, SUM(weight * score) / SUM(weight) AS raw_score, SUM(weight) AS coverage
+    SELECT
+        customer_id,
+        CAST(SUM(CAST(weight * score AS DECIMAL(38, 12))) AS DOUBLE) / CAST(SUM(CAST(weight AS DECIMAL(38, 12))) AS DOUBLE)
+            AS raw_score,
+        CAST(SUM(CAST(weight AS DECIMAL(38, 12))) AS DOUBLE) AS coverage
     FROM weighted
     GROUP BY customer_id
 ),
@@ -40,10 +45,7 @@ tiered AS (
         ROUND(t.raw_score, 2) AS health_score,
         t.coverage,
         CASE
-            WHEN f.churn_date IS NOT NULL
-              OR CAST(p.as_of AS INT) - CAST(COALESCE(GREATEST(f.last_invoice_date, f.last_activity_date),
-                                                       f.signup_date) AS INT) > p.lost_after_days
-                THEN 'lost'
+            WHEN f.churn_date IS NOT NULL OR f.days_inactive > p.lost_after_days THEN 'lost'
             WHEN ROUND(t.raw_score, 2) >= p.tier_healthy THEN 'healthy'
             WHEN ROUND(t.raw_score, 2) >= p.tier_sub_healthy THEN 'sub_healthy'
             ELSE 'at_risk'

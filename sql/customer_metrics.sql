@@ -29,10 +29,14 @@ ruled AS (
     JOIN metric_rules AS r ON r.metric = v.metric
     WHERE v.value IS NOT NULL
 ),
+-- Both scales carry the customer's row along, so the scores need no join back to it.
 percentile AS (
     SELECT
         customer_id,
+        dimension,
         metric,
+        value,
+        weight,
         100.0 * (
             (RANK() OVER (PARTITION BY metric ORDER BY goodness) - 1)
             + (CUME_DIST() OVER (PARTITION BY metric ORDER BY goodness) * COUNT(*) OVER (PARTITION BY metric)
@@ -54,7 +58,10 @@ segments AS (
 thresholds AS (
     SELECT
         r.customer_id,
+        r.dimension,
         r.metric,
+        r.value,
+        r.weight,
         CASE
             WHEN r.value < s.x0 OR s.x1 IS NULL THEN s.s0
             ELSE s.s0 + (s.s1 - s.s0) * (r.value - s.x0) / (s.x1 - s.x0)
@@ -66,12 +73,11 @@ thresholds AS (
     WHERE r.scale = 'thresholds'
 ),
 scored AS (
-    SELECT customer_id, metric, score FROM percentile
+    SELECT * FROM percentile
     UNION ALL
-    SELECT customer_id, metric, score FROM thresholds
+    SELECT * FROM thresholds
 )
-SELECT r.customer_id, r.dimension, r.metric, r.value, r.weight, CAST(s.score AS DOUBLE) AS score, p.as_of
-FROM ruled AS r
-JOIN scored AS s ON s.customer_id = r.customer_id AND s.metric = r.metric
+SELECT s.customer_id, s.dimension, s.metric, s.value, s.weight, CAST(s.score AS DOUBLE) AS score, p.as_of
+FROM scored AS s
 CROSS JOIN params AS p
-ORDER BY r.customer_id, r.dimension, r.metric
+ORDER BY s.customer_id, s.dimension, s.metric

@@ -10,30 +10,35 @@
 -- Cut points (rfm_cuts, from [rfm] <measure>_cuts) replace quantiles for their measure:
 -- recency scores rfm_bins minus the number of cuts below the value (≤ first cut is best);
 -- frequency and monetary score 1 plus the number of cuts below the value.
+--
+-- Scores rank customers among those of the same as_of (one date in a nightly run; each
+-- training date of the churn model's baseline).
 WITH quantiles AS (
     SELECT
         f.customer_id,
+        f.as_of,
         f.recency_days,
         f.frequency,
         f.monetary,
-        CAST(1 + (p.rfm_bins * (RANK() OVER (ORDER BY f.recency_days DESC NULLS FIRST) - 1))
-                 / COUNT(*) OVER () AS INT) AS r_quantile,
-        CAST(1 + (p.rfm_bins * (RANK() OVER (ORDER BY f.frequency ASC) - 1))
-                 / COUNT(*) OVER () AS INT) AS f_quantile,
-        CAST(1 + (p.rfm_bins * (RANK() OVER (ORDER BY f.monetary ASC) - 1))
-                 / COUNT(*) OVER () AS INT) AS m_quantile
+        CAST(1 + (p.rfm_bins * (RANK() OVER (PARTITION BY f.as_of ORDER BY f.recency_days DESC NULLS FIRST) - 1))
+                 / COUNT(*) OVER (PARTITION BY f.as_of) AS INT) AS r_quantile,
+        CAST(1 + (p.rfm_bins * (RANK() OVER (PARTITION BY f.as_of ORDER BY f.frequency ASC) - 1))
+                 / COUNT(*) OVER (PARTITION BY f.as_of) AS INT) AS f_quantile,
+        CAST(1 + (p.rfm_bins * (RANK() OVER (PARTITION BY f.as_of ORDER BY f.monetary ASC) - 1))
+                 / COUNT(*) OVER (PARTITION BY f.as_of) AS INT) AS m_quantile
     FROM customer_features AS f
     CROSS JOIN params AS p
 ),
 cuts_below AS (
     SELECT
+        q.as_of,
         q.customer_id,
         COUNT(c.cut) FILTER (WHERE c.measure = 'recency' AND q.recency_days > c.cut) AS recency_cuts,
         COUNT(c.cut) FILTER (WHERE c.measure = 'frequency' AND q.frequency > c.cut) AS frequency_cuts,
         COUNT(c.cut) FILTER (WHERE c.measure = 'monetary' AND q.monetary > c.cut) AS monetary_cuts
     FROM quantiles AS q
     LEFT JOIN rfm_cuts AS c ON TRUE
-    GROUP BY q.customer_id
+    GROUP BY q.as_of, q.customer_id
 ),
 measures_with_cuts AS (
     SELECT
@@ -45,6 +50,7 @@ measures_with_cuts AS (
 scores AS (
     SELECT
         q.customer_id,
+        q.as_of,
         CAST(CASE
             WHEN NOT m.recency THEN q.r_quantile
             WHEN q.recency_days IS NULL THEN 1
@@ -53,7 +59,7 @@ scores AS (
         CAST(CASE WHEN m.frequency THEN 1 + c.frequency_cuts ELSE q.f_quantile END AS INT) AS f_score,
         CAST(CASE WHEN m.monetary THEN 1 + c.monetary_cuts ELSE q.m_quantile END AS INT) AS m_score
     FROM quantiles AS q
-    JOIN cuts_below AS c ON c.customer_id = q.customer_id
+    JOIN cuts_below AS c ON c.as_of = q.as_of AND c.customer_id = q.customer_id
     CROSS JOIN measures_with_cuts AS m
     CROSS JOIN params AS p
 )
@@ -63,7 +69,8 @@ SELECT
     s.f_score,
     s.m_score,
     'R' || CAST(s.r_score AS VARCHAR) || 'F' || CAST(s.f_score AS VARCHAR) || 'M' || CAST(s.m_score AS VARCHAR) AS rfm_cell,
-    g.rfm_segment
+    g.rfm_segment,
+    s.as_of
 FROM scores AS s
 JOIN rfm_segment_map AS g
   ON g.r_score = s.r_score AND g.f_score = s.f_score AND g.m_score = s.m_score

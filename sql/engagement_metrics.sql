@@ -5,23 +5,27 @@
 --   response_hours         average hours to answer the customer, in the window
 --   decision_maker_reach   share of the window's activities that reached an executive
 --   days_since_last_touch  days from the last activity to as_of
+-- A fact model: keyed by as_of and customer_id, hours averaged exactly (see
+-- customer_features.sql).
 WITH per_customer AS (
     SELECT
+        a.as_of,
         a.customer_id,
-        COUNT(*) FILTER (WHERE a.activity_date > p.as_of - p.recent_days) AS recent_touches,
-        AVG(a.response_hours) FILTER (WHERE a.activity_date > p.as_of - p.window_days) AS response_hours,
+        COUNT(*) FILTER (WHERE a.activity_date > a.as_of - p.recent_days) AS recent_touches,
+        AVG(CAST(a.response_hours AS DECIMAL(38, 6))) FILTER (WHERE a.activity_date > a.as_of - p.window_days)
+            AS response_hours,
         AVG(CASE WHEN a.contact_level = 'executive' THEN 1.0 ELSE 0.0 END)
-            FILTER (WHERE a.activity_date > p.as_of - p.window_days AND a.contact_level IS NOT NULL) AS executive_share,
-        CAST(p.as_of AS INT) - CAST(MAX(a.activity_date) AS INT) AS days_since_last
+            FILTER (WHERE a.activity_date > a.as_of - p.window_days AND a.contact_level IS NOT NULL) AS executive_share,
+        CAST(a.as_of AS INT) - CAST(MAX(a.activity_date) AS INT) AS days_since_last
     FROM activities AS a
     CROSS JOIN params AS p
-    GROUP BY a.customer_id, p.as_of
+    GROUP BY a.as_of, a.customer_id
 ),
 known AS (
-    SELECT f.customer_id, pc.recent_touches, pc.response_hours, pc.executive_share, pc.days_since_last
+    SELECT f.as_of, f.customer_id, pc.recent_touches, pc.response_hours, pc.executive_share, pc.days_since_last
     FROM customer_features AS f
     JOIN sources AS s ON s.source = 'activities' AND s.present
-    LEFT JOIN per_customer AS pc ON pc.customer_id = f.customer_id
+    LEFT JOIN per_customer AS pc ON pc.as_of = f.as_of AND pc.customer_id = f.customer_id
 ),
 -- One pass: each customer's figures are crossed with the list of metrics. (A UNION ALL of
 -- one SELECT per metric over `known` would aggregate the activities once per metric.)
@@ -32,6 +36,7 @@ metrics AS (
 measured AS (
     SELECT
         k.customer_id,
+        k.as_of,
         m.metric,
         CASE m.metric
             WHEN 'touch_frequency' THEN CAST(COALESCE(k.recent_touches, 0) AS DOUBLE)
@@ -42,4 +47,4 @@ measured AS (
     FROM metrics AS m
     CROSS JOIN known AS k
 )
-SELECT customer_id, metric, value FROM measured WHERE value IS NOT NULL
+SELECT customer_id, as_of, metric, value FROM measured WHERE value IS NOT NULL

@@ -11,42 +11,9 @@
 --                               their revenue in the period before
 --   new_customer_revenue_share  revenue from customers first invoiced in the period / revenue
 --   cross_sell_rate             buyers of more than one product line / buyers, in the period
--- A ratio with nothing to divide by is NULL.
-WITH answers AS (
-    SELECT
-        s.customer_id,
-        COUNT(s.nps) AS nps_answers,
-        COUNT(*) FILTER (WHERE s.nps >= 9) AS promoters,
-        COUNT(*) FILTER (WHERE s.nps <= 6) AS detractors,
-        COUNT(s.csat) AS csat_answers,
-        COUNT(*) FILTER (WHERE s.csat >= 4) AS satisfied
-    FROM surveys AS s
-    CROSS JOIN params AS p
-    WHERE s.response_date > p.as_of - p.window_days
-    GROUP BY s.customer_id
-),
-revenue AS (
-    SELECT
-        i.customer_id,
-        SUM(i.amount) FILTER (WHERE i.invoice_date > p.as_of - p.window_days) AS period_revenue,
-        SUM(i.amount) FILTER (WHERE i.invoice_date <= p.as_of - p.window_days
-                                AND i.invoice_date > p.as_of - 2 * p.window_days) AS prior_revenue
-    FROM invoices AS i
-    CROSS JOIN params AS p
-    GROUP BY i.customer_id
-),
--- Counted from distinct pairs: COUNT(DISTINCT …) per customer keeps a hash set each.
-lines AS (
-    SELECT customer_id, COUNT(*) AS product_lines
-    FROM (
-        SELECT DISTINCT i.customer_id, i.product_line
-        FROM invoices AS i
-        CROSS JOIN params AS p
-        WHERE i.invoice_date > p.as_of - p.window_days AND i.product_line IS NOT NULL
-    ) AS d
-    GROUP BY customer_id
-),
-facts AS (
+-- A ratio with nothing to divide by is NULL. The per-customer figures come from
+-- customer_period.sql.
+WITH facts AS (
     SELECT
         h.customer_id,
         h.health_score,
@@ -54,25 +21,25 @@ facts AS (
         h.rfm_segment,
         COALESCE(h.industry, '(unknown)') AS industry,
         COALESCE(h.region, '(unknown)') AS region,
-        COALESCE(a.nps_answers, 0) AS nps_answers,
-        COALESCE(a.promoters, 0) AS promoters,
-        COALESCE(a.detractors, 0) AS detractors,
-        COALESCE(a.csat_answers, 0) AS csat_answers,
-        COALESCE(a.satisfied, 0) AS satisfied,
+        COALESCE(c.nps_answers, 0) AS nps_answers,
+        COALESCE(c.promoters, 0) AS promoters,
+        COALESCE(c.detractors, 0) AS detractors,
+        COALESCE(c.csat_answers, 0) AS csat_answers,
+        COALESCE(c.satisfied, 0) AS satisfied,
         COALESCE(LEAST(f.first_invoice_date, f.signup_date), f.first_invoice_date, f.signup_date)
             <= p.as_of - p.window_days
           AND (f.churn_date IS NULL OR f.churn_date > p.as_of - p.window_days) AS at_start,
         f.churn_date IS NOT NULL AND f.churn_date > p.as_of - p.window_days AS churned_in_period,
-        COALESCE(r.period_revenue, 0) AS period_revenue,
-        COALESCE(r.prior_revenue, 0) AS prior_revenue,
+        -- Amounts and scores as DECIMAL: their sums are exact, the same in any order.
+        COALESCE(c.period_revenue, 0) AS period_revenue,
+        COALESCE(c.prior_revenue, 0) AS prior_revenue,
+        CAST(h.health_score AS DECIMAL(38, 2)) AS health_score_exact,
         f.first_invoice_date > p.as_of - p.window_days AS new_customer,
-        COALESCE(l.product_lines, 0) AS product_lines
+        COALESCE(c.product_lines, 0) AS product_lines
     FROM customer_health AS h
     JOIN customer_features AS f ON f.customer_id = h.customer_id
     CROSS JOIN params AS p
-    LEFT JOIN answers AS a ON a.customer_id = h.customer_id
-    LEFT JOIN revenue AS r ON r.customer_id = h.customer_id
-    LEFT JOIN lines AS l ON l.customer_id = h.customer_id
+    LEFT JOIN customer_period AS c ON c.customer_id = h.customer_id
 ),
 -- Each customer once per grouping. A join with the list of groupings reads facts once; a
 -- UNION of five SELECTs over it would compute facts (and scan the invoices) five times.
@@ -98,7 +65,7 @@ SELECT
     g.group_by,
     g.group_value,
     COUNT(*) AS customers,
-    AVG(g.health_score) AS avg_health_score,
+    CAST(AVG(g.health_score_exact) AS DOUBLE) AS avg_health_score,
     COUNT(*) FILTER (WHERE g.health_tier = 'healthy') AS healthy,
     COUNT(*) FILTER (WHERE g.health_tier = 'sub_healthy') AS sub_healthy,
     COUNT(*) FILTER (WHERE g.health_tier = 'at_risk') AS at_risk,
@@ -107,8 +74,10 @@ SELECT
     CAST(SUM(g.satisfied) AS DOUBLE) / NULLIF(SUM(g.csat_answers), 0) AS csat,
     CAST(COUNT(*) FILTER (WHERE g.at_start AND g.churned_in_period) AS DOUBLE)
         / NULLIF(COUNT(*) FILTER (WHERE g.at_start), 0) AS churn_rate,
-    SUM(g.period_revenue) FILTER (WHERE g.prior_revenue > 0) / NULLIF(SUM(g.prior_revenue), 0) AS revenue_retention,
-    SUM(g.period_revenue) FILTER (WHERE g.new_customer) / NULLIF(SUM(g.period_revenue), 0) AS new_customer_revenue_share,
+    CAST(SUM(g.period_revenue) FILTER (WHERE g.prior_revenue > 0) AS DOUBLE)
+        / NULLIF(CAST(SUM(g.prior_revenue) AS DOUBLE), 0) AS revenue_retention,
+    CAST(SUM(g.period_revenue) FILTER (WHERE g.new_customer) AS DOUBLE)
+        / NULLIF(CAST(SUM(g.period_revenue) AS DOUBLE), 0) AS new_customer_revenue_share,
     CAST(COUNT(*) FILTER (WHERE g.product_lines > 1) AS DOUBLE)
         / NULLIF(COUNT(*) FILTER (WHERE g.period_revenue > 0), 0) AS cross_sell_rate
 FROM params AS p

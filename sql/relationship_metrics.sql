@@ -3,15 +3,18 @@
 -- scale. Each assessed dimension counts with its latest level; customers never assessed
 -- have no row.
 --   relationship_level  average of the latest level of each assessed dimension
+-- A fact model: keyed by as_of and customer_id (see customer_features.sql).
 WITH latest AS (
     SELECT
+        as_of,
         customer_id,
         dimension,
         level,
-        ROW_NUMBER() OVER (PARTITION BY customer_id, dimension ORDER BY assessed_date DESC, level ASC) AS recency_rank
+        ROW_NUMBER() OVER (PARTITION BY as_of, customer_id, dimension ORDER BY assessed_date DESC, level ASC)
+            AS recency_rank
     FROM relationship_assessments
 )
-SELECT customer_id, 'relationship_level' AS metric, CAST(AVG(level) AS DOUBLE) AS value
+SELECT customer_id, as_of, 'relationship_level' AS metric, CAST(AVG(level) AS DOUBLE) AS value
 FROM latest
 WHERE recency_rank = 1
-GROUP BY customer_id
+GROUP BY as_of, customer_id

@@ -5,33 +5,28 @@
 --   csat               average CSAT answer (1–5) in the window
 --   complaint_balance  praise minus complaints among the window's tickets (every customer
 --                      when the pipeline has a tickets source)
-WITH answers AS (
+-- A fact model: keyed by as_of and customer_id, answers from the period's facts
+-- (customer_period.sql).
+WITH ticket_balance AS (
     SELECT
-        s.customer_id,
-        AVG(s.nps) AS nps,
-        AVG(s.csat) AS csat
-    FROM surveys AS s
-    CROSS JOIN params AS p
-    WHERE s.response_date > p.as_of - p.window_days
-    GROUP BY s.customer_id
-),
-ticket_balance AS (
-    SELECT
+        t.as_of,
         t.customer_id,
         COUNT(*) FILTER (WHERE t.kind = 'praise') - COUNT(*) FILTER (WHERE t.kind = 'complaint') AS balance
     FROM tickets AS t
     CROSS JOIN params AS p
-    WHERE t.opened_date > p.as_of - p.window_days
-    GROUP BY t.customer_id
+    WHERE t.opened_date > t.as_of - p.window_days
+    GROUP BY t.as_of, t.customer_id
 ),
 ticketed AS (
-    SELECT f.customer_id, COALESCE(b.balance, 0) AS balance
+    SELECT f.as_of, f.customer_id, COALESCE(b.balance, 0) AS balance
     FROM customer_features AS f
     JOIN sources AS s ON s.source = 'tickets' AND s.present
-    LEFT JOIN ticket_balance AS b ON b.customer_id = f.customer_id
+    LEFT JOIN ticket_balance AS b ON b.as_of = f.as_of AND b.customer_id = f.customer_id
 )
-SELECT customer_id, 'nps' AS metric, CAST(nps AS DOUBLE) AS value FROM answers WHERE nps IS NOT NULL
+SELECT customer_id, as_of, 'nps' AS metric, CAST(nps_total AS DOUBLE) / CAST(nps_answers AS DOUBLE) AS value
+FROM customer_period WHERE nps_answers > 0
 UNION ALL
-SELECT customer_id, 'csat', CAST(csat AS DOUBLE) FROM answers WHERE csat IS NOT NULL
+SELECT customer_id, as_of, 'csat', CAST(csat_total AS DOUBLE) / CAST(csat_answers AS DOUBLE)
+FROM customer_period WHERE csat_answers > 0
 UNION ALL
-SELECT customer_id, 'complaint_balance', CAST(balance AS DOUBLE) FROM ticketed
+SELECT customer_id, as_of, 'complaint_balance', CAST(balance AS DOUBLE) FROM ticketed

@@ -15,6 +15,14 @@ use datafusion::arrow::datatypes::{DataType, Field as ArrowField, Schema, Schema
 /// The published table of scored customers, which the model lane adds its columns to.
 pub const HEALTH: &str = "customer_health";
 
+/// The SQL models and columns the churn model is trained from: its features, the outcome
+/// at each training date, and the R + F score its baseline predicts from.
+pub const CHURN_FEATURES: &str = "churn_features";
+pub const CHURN_LABELS: &str = "churn_labels";
+pub const CUSTOMER_RFM: &str = "customer_rfm";
+pub const CHURNED: &str = "churned";
+pub const RF_SCORE: &str = "rf_score";
+
 /// The columns the model lane appends to customer_health, in order.
 pub const CHURN_COLUMNS: [(&str, DataType); 3] =
     [("churn_risk", DataType::Float64), ("risk_band", DataType::Utf8), ("top_risk_drivers", DataType::Utf8)];

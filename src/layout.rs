@@ -29,6 +29,7 @@ const DRAFTS: &str = "drafts";
 const REPORTS: &str = "reports";
 const STAGING: &str = ".staging";
 const WORK: &str = "work";
+const SPILL: &str = "spill";
 const LOCK: &str = ".vitals.lock";
 const MANIFEST: &str = "manifest.json";
 const FAILURE: &str = "failure.json";
@@ -142,6 +143,12 @@ impl OutputLayout {
     /// A private working file of a staging folder, never published.
     pub fn work_file(&self, name: &str) -> PathBuf {
         self.root.join(WORK).join(format!("{name}.parquet"))
+    }
+
+    /// Where the SQL engine spills what does not fit its memory budget, inside a staging
+    /// or working folder, so it goes when that folder goes.
+    pub fn spill_dir(&self) -> PathBuf {
+        self.root.join(WORK).join(SPILL)
     }
 
     /// A private working folder of one process (by pid), never published.

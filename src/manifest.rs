@@ -40,6 +40,13 @@ pub struct Manifest {
     /// where the transform stage spends its time.
     #[serde(default)]
     pub model_seconds: BTreeMap<String, f64>,
+    /// The process's peak resident memory (MiB) by the end of each stage; the largest is
+    /// the run's peak. Empty where the system does not say.
+    #[serde(default)]
+    pub peak_memory_mib: BTreeMap<String, f64>,
+    /// The SQL engine's budget, `[run] memory_limit` (MiB; none: no budget).
+    #[serde(default)]
+    pub memory_limit_mib: Option<f64>,
 }
 
 impl Manifest {

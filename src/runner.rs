@@ -125,6 +125,7 @@ struct Scored {
     /// A model trained by this scoring, to publish.
     artifact: Option<Artifact>,
     stage_seconds: BTreeMap<String, f64>,
+    peak_memory_mib: BTreeMap<String, f64>,
 }
 
 impl Scored {
@@ -180,14 +181,14 @@ fn score(
             (report, None, scores)
         }
         ChurnPlan::Train => {
-            let history = |dates: &[NaiveDate], names: &[&str]| {
-                transform::at_dates(engine, pipeline, &inputs.bronze, dates, names, sink)
+            let history = |dates: &[NaiveDate]| {
+                let rows = transform::training(engine, pipeline, &inputs.bronze, dates, sink)?;
+                publish::open_batches(&rows.path)
             };
             let trained = model::train(cfg, as_of, &history)?;
             let mut report = trained.report;
             match trained.artifact {
                 Some(artifact) => {
-                    report.model = Some(OutputLayout::new(PathBuf::new()).model_file(as_of));
                     let scoring = Instant::now();
                     let scores = model::score(&artifact.model, cfg, &current()?)?;
                     report.seconds_scoring = scoring.elapsed().as_secs_f64();
@@ -204,11 +205,13 @@ fn score(
         }
     };
     stage_seconds.insert("model".to_string(), started.elapsed().as_secs_f64());
+    let mut peak_memory_mib = BTreeMap::new();
+    peak_memory_mib.extend(peak_memory().map(|m| ("model".to_string(), m)));
 
     bar.set_message("transform: alerts");
     let started = Instant::now();
     let after = match before.table(HEALTH) {
-        Some(health) => transform::after_model(engine, pipeline, as_of, inputs, &health.path, scores, sink)?,
+        Some(_) => transform::after_model(engine, pipeline, as_of, inputs, &before, scores, sink)?,
         None => {
             let after = transform::after_model_tables(pipeline)?;
             if !after.is_empty() {
@@ -225,13 +228,28 @@ fn score(
     };
     transform_seconds += started.elapsed().as_secs_f64();
     stage_seconds.insert("transform".to_string(), transform_seconds);
-    Ok(Scored { before, after, churn, artifact, stage_seconds })
+    peak_memory_mib.extend(peak_memory().map(|m| ("transform".to_string(), m)));
+    Ok(Scored { before, after, churn, artifact, stage_seconds, peak_memory_mib })
 }
 
-/// The engine a run or re-score uses. One partition per query: floating-point sums then
-/// add up in one fixed order, so the same inputs give the same bytes.
-fn engine() -> Result<Engine> {
-    Engine::new(EngineOptions { partitions: 1, ..EngineOptions::default() })
+/// The most memory (resident set, MiB) the process has held so far, where the system
+/// says (Linux: VmHWM).
+fn peak_memory() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The engine a run or re-score uses: every core unless `[run] partitions` says otherwise
+/// (the SQL models sum exactly, so the same inputs give the same bytes on any number of
+/// partitions), within `[run] memory_limit`, spilling into the folder it writes to.
+fn engine(pipeline: &Pipeline, sink: &dyn TableSink) -> Result<Engine> {
+    Engine::new(EngineOptions {
+        partitions: pipeline.partitions,
+        memory_limit: pipeline.memory_limit,
+        spill_dir: Some(sink.spill_dir()),
+    })
 }
 
 /// Runs a pipeline end to end, alone on its output directory, and returns the manifest it
@@ -283,6 +301,7 @@ fn publish_run(
     let started = Instant::now();
     let ingested = ingest::ingest_all(pipeline, as_of, &staging)?;
     let ingest_seconds = started.elapsed().as_secs_f64();
+    let ingest_memory = peak_memory();
     for report in &ingested.reports {
         tracing::info!(
             source = report.source,
@@ -294,7 +313,7 @@ fn publish_run(
     }
     ingest::check_quality(pipeline, &ingested.reports)?;
 
-    let engine = engine()?;
+    let engine = engine(pipeline, &staging)?;
     let bronze = ingested.bronze.iter().map(|w| (source_of(&w.name).to_string(), w.path.clone())).collect();
     let inputs = Inputs { bronze, previous: previous.clone() };
     let plan = ChurnPlan::of(pipeline, &settings.model, out, as_of, true);
@@ -329,6 +348,8 @@ fn publish_run(
     }
     let mut stage_seconds = scored.stage_seconds.clone();
     stage_seconds.insert("ingest".to_string(), ingest_seconds);
+    let mut peak_memory_mib = scored.peak_memory_mib.clone();
+    peak_memory_mib.extend(ingest_memory.map(|m| ("ingest".to_string(), m)));
     let mut model_seconds = scored.before.model_seconds.clone();
     model_seconds.extend(scored.after.model_seconds.clone());
     let present: Vec<&str> = pipeline.sources.iter().map(|s| s.name()).collect();
@@ -351,8 +372,11 @@ fn publish_run(
         alerts,
         stage_seconds,
         model_seconds,
+        peak_memory_mib,
+        memory_limit_mib: pipeline.memory_limit.map(|b| b as f64 / 1024.0 / 1024.0),
     };
     manifest.stage_seconds.insert("publish".to_string(), started.elapsed().as_secs_f64());
+    manifest.peak_memory_mib.extend(peak_memory().map(|m| ("publish".to_string(), m)));
     manifest.finished_at = chrono::Local::now().to_rfc3339();
     staging.commit(&manifest)?;
     bar.finish_and_clear();
@@ -411,7 +435,7 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
         _ => None,
     };
     let drafts = Drafts::new(&out, as_of)?;
-    let scored = score(&engine()?, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
+    let scored = score(&engine(pipeline, &drafts)?, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
     let drafts = scored.published(pipeline).cloned().collect();
     Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64() })
 }

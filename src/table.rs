@@ -22,6 +22,10 @@ impl Table {
     }
 }
 
+/// Batches read one after another (a table too big to hold whole beside what is built
+/// from it).
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + 'a>;
+
 /// A table written to its file.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -42,6 +46,9 @@ pub enum TableKind {
 pub trait TableSink: Sync {
     /// Opens a writer for `table`; the file is complete once the writer is finished.
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>>;
+
+    /// A private folder for the SQL engine to spill to while it writes here.
+    fn spill_dir(&self) -> PathBuf;
 
     /// Writes a whole in-memory table.
     fn write(&self, table: &Table, kind: TableKind) -> Result<Written> {

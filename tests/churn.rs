@@ -6,8 +6,10 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use polars::prelude::*;
 use vitals::layout::OutputLayout;
 use vitals::manifest::Manifest;
+use vitals::transform::{Engine, EngineOptions};
 
 /// Runs the binary quietly into `out`; the manifest of the run.
 fn vitals(args: &[&str], out: &Path) -> Manifest {
@@ -16,6 +18,19 @@ fn vitals(args: &[&str], out: &Path) -> Manifest {
     stdout(&vitals_out(&args, out));
     let as_of = args.iter().position(|a| *a == "--as-of").map_or("2026-06-30", |i| args[i + 1]);
     manifest(out, as_of)
+}
+
+/// The sample pipeline over the exports in `data`, publishing churn_features, model off.
+fn features_pipeline(data: &Path) -> String {
+    std::fs::read_to_string(repo().join("pipelines/sample.toml"))
+        .unwrap()
+        .replace("../sample_data/", &format!("{}/", data.display()))
+        .replace("sql_dir = \"../sql\"", &format!("sql_dir = \"{}\"", repo().join("sql").display()))
+        .replace(
+            "publish = [\"customer_health\", \"customer_metrics\", \"kpis\", \"alerts\"]",
+            "publish = [\"churn_features\"]",
+        )
+        + "\n[churn]\nenabled = false\n"
 }
 
 #[test]
@@ -88,15 +103,7 @@ fn no_snapshot_feature_sees_data_after_its_date() {
     stdout(&vitals_out(&["sample-data", "--customers", "300", "--seed", "5", "--quiet"], &data));
     let snapshot = "2026-01-31";
     let features = |label: &str, as_of: &str| {
-        let pipeline = std::fs::read_to_string(repo().join("pipelines/sample.toml"))
-            .unwrap()
-            .replace("../sample_data/", &format!("{}/", data.display()))
-            .replace("sql_dir = \"../sql\"", &format!("sql_dir = \"{}\"", repo().join("sql").display()))
-            .replace(
-                "publish = [\"customer_health\", \"customer_metrics\", \"kpis\", \"alerts\"]",
-                "publish = [\"churn_features\"]",
-            )
-            + "\n[churn]\nenabled = false\n";
+        let pipeline = features_pipeline(&data);
         let file = dir.path().join(format!("{label}.toml"));
         std::fs::write(&file, pipeline).unwrap();
         let out = dir.path().join(label);
@@ -151,6 +158,51 @@ fn no_snapshot_feature_sees_data_after_its_date() {
     assert!(honest.equals_missing(&poisoned), "a snapshot's features changed when only later data did");
     // The rewrite is real: a run as of a later date does see it.
     assert!(!honest_later.equals_missing(&features("poisoned", "2026-06-30")));
+}
+
+/// The training set computes every snapshot date in one pass; each date's rows must be
+/// exactly the churn_features a run as of that date publishes, on any number of partitions.
+#[test]
+fn one_pass_training_rows_are_each_dates_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    stdout(&vitals_out(&["sample-data", "--customers", "300", "--seed", "7", "--quiet"], &data));
+    let pipeline = features_pipeline(&data);
+    let file = dir.path().join("pipeline.toml");
+    std::fs::write(&file, pipeline).unwrap();
+    let out = dir.path().join("out");
+    let dates = ["2026-06-30", "2026-03-31", "2025-12-31"];
+    for as_of in dates {
+        stdout(&vitals_out(&["run", "--quiet", "--as-of", as_of, file.to_str().unwrap()], &out));
+    }
+
+    let pipeline = vitals::config::Pipeline::load(&file).unwrap();
+    let layout = OutputLayout::new(&out);
+    let bronze =
+        pipeline.sources.iter().map(|s| (s.name().to_string(), layout.bronze_file(s.name(), day(dates[0])))).collect();
+    let sink = vitals::publish::Drafts::new(&layout, day(dates[0])).unwrap();
+    let training_dates: Vec<_> = dates.iter().map(|d| day(d)).collect();
+    let mut sets = Vec::new();
+    for partitions in [1, 3] {
+        let engine = Engine::new(EngineOptions { partitions, ..EngineOptions::default() }).unwrap();
+        let written = vitals::transform::training(&engine, &pipeline, &bronze, &training_dates, &sink).unwrap();
+        sets.push(ParquetReader::new(std::fs::File::open(&written.path).unwrap()).finish().unwrap());
+    }
+    assert!(sets[0].equals_missing(&sets[1]), "the training set depends on the number of partitions");
+    let set = &sets[0];
+    assert!(set.column("churned").is_ok() && set.column("rf_score").is_ok(), "{:?}", set.get_column_names());
+    for as_of in dates {
+        let published = read_table(&out, "churn_features", as_of);
+        let rows = set
+            .clone()
+            .lazy()
+            .filter(col("as_of").eq(lit(day(as_of))))
+            .select(published.get_column_names().into_iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
+            .collect()
+            .unwrap();
+        assert!(published.height() > 100, "{as_of}: {} customers", published.height());
+        assert!(rows.equals_missing(&published), "{as_of}: one-pass rows differ from the run's churn_features");
+    }
 }
 
 #[test]

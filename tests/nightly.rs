@@ -169,6 +169,29 @@ fn a_rerun_of_the_same_date_publishes_the_same_content() {
     }
 }
 
+#[test]
+fn the_same_inputs_give_the_same_bytes_on_any_number_of_partitions() {
+    let (dir, pipeline) = generated(400);
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let mut outputs = Vec::new();
+    for partitions in [1, 2, 5] {
+        let file = pipeline.with_file_name(format!("partitions_{partitions}.toml"));
+        std::fs::write(&file, text.replacen("[run]\n", &format!("[run]\npartitions = {partitions}\n"), 1)).unwrap();
+        let out = dir.path().join(format!("out_{partitions}"));
+        let status = vitals().args(["run", "--quiet"]).arg(&file).arg("--out").arg(&out).status().unwrap();
+        assert!(status.success(), "run with {partitions} partitions");
+        outputs.push(contents(&out));
+    }
+    let first = &outputs[0];
+    assert!(first.keys().any(|p| p.starts_with("customer_health")) && first.keys().any(|p| p.starts_with("models")));
+    for other in &outputs[1..] {
+        assert_eq!(first.keys().collect::<Vec<_>>(), other.keys().collect::<Vec<_>>());
+        for (path, bytes) in first {
+            assert!(bytes == &other[path], "{} depends on the number of partitions", path.display());
+        }
+    }
+}
+
 /// A copy of the sample pipeline over `customers` generated customers, in a temp folder.
 fn generated(customers: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

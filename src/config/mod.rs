@@ -25,8 +25,17 @@ pub use scoring::Scoring;
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// `[params]` names the run sets itself from typed settings; a pipeline may not set them.
-pub const RESERVED_PARAMS: [&str; 6] =
-    ["as_of", "previous_as_of", "rfm_bins", "tier_healthy", "tier_sub_healthy", "lost_after_days"];
+pub const RESERVED_PARAMS: [&str; 9] = [
+    "as_of",
+    "previous_as_of",
+    "rfm_bins",
+    "tier_healthy",
+    "tier_sub_healthy",
+    "lost_after_days",
+    "churn_horizon_days",
+    "churn_label_crm",
+    "churn_label_inactivity",
+];
 
 /// A pipeline file, read and checked.
 #[derive(Debug, Clone)]
@@ -37,6 +46,11 @@ pub struct Pipeline {
     pub sql_dir: PathBuf,
     /// The models published as output tables, in the order they are listed.
     pub publish: Vec<String>,
+    /// Bytes the SQL engine's joins, sorts and aggregations may hold before they spill to
+    /// disk (`[run] memory_limit`; None: no budget).
+    pub memory_limit: Option<usize>,
+    /// Partitions per SQL query (`[run] partitions`; 0: one per core).
+    pub partitions: usize,
     pub sources: Vec<SourceConfig>,
     /// Named values handed to every SQL model as the one-row table `params`.
     pub params: BTreeMap<String, toml::Value>,
@@ -97,6 +111,8 @@ struct RunSpec {
     out: Option<PathBuf>,
     sql_dir: Option<PathBuf>,
     publish: Option<Vec<String>>,
+    memory_limit: Option<toml::Value>,
+    partitions: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,7 +152,7 @@ impl Pipeline {
         for key in RESERVED_PARAMS {
             if user.get("params").and_then(|p| p.get(key)).is_some() {
                 problems.push(format!(
-                    "pipeline file {name}: [params] {key} is set by the run itself; use [run] as_of / --as-of, [rfm] bins or [health.tiers]"
+                    "pipeline file {name}: [params] {key} is set by the run itself; use [run] as_of / --as-of, [rfm] bins, [health.tiers] or [churn]"
                 ));
             }
         }
@@ -239,6 +255,15 @@ impl Pipeline {
         let churn = churn.and_then(|c| {
             c.check(&format!("pipeline file {name}: [churn]")).map_err(|mut found| problems.append(&mut found)).ok()
         });
+        let memory_limit = run.as_ref().and_then(|r| r.memory_limit.as_ref()).and_then(|v| {
+            let limit = bytes(v);
+            if limit.is_none() {
+                problems.push(format!(
+                    "pipeline file {name}: [run] memory_limit = {v} must be a size such as \"1.5 GiB\", \"800 MiB\" or a number of bytes, at least 64 MiB"
+                ));
+            }
+            limit
+        });
         match (problems.len(), run, scoring, churn) {
             (0, Some(run), Some(scoring), Some(churn)) => Ok(Pipeline {
                 file: file.to_path_buf(),
@@ -246,6 +271,8 @@ impl Pipeline {
                 out: run.out.as_deref().map(at),
                 sql_dir: at(run.sql_dir.as_deref().unwrap_or(Path::new("../sql"))),
                 publish: run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
+                memory_limit,
+                partitions: run.partitions.unwrap_or(0),
                 sources: checked_sources,
                 params,
                 scoring,
@@ -259,6 +286,32 @@ impl Pipeline {
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name() == name)
     }
+}
+
+/// A memory size: a number of bytes, or text such as "1.5 GiB" / "800MiB" / "2 GB"; None
+/// when it is not one or is under 64 MiB (too little for any run).
+fn bytes(value: &toml::Value) -> Option<usize> {
+    let n = match value {
+        toml::Value::Integer(n) => *n as f64,
+        toml::Value::String(text) => {
+            let text = text.trim();
+            let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let unit = match unit.trim().to_ascii_lowercase().as_str() {
+                "" | "b" => 1.0,
+                "kib" => 1024.0,
+                "mib" => 1024f64.powi(2),
+                "gib" => 1024f64.powi(3),
+                "kb" => 1e3,
+                "mb" => 1e6,
+                "gb" => 1e9,
+                _ => return None,
+            };
+            number.trim().parse::<f64>().ok()? * unit
+        }
+        _ => return None,
+    };
+    (n.is_finite() && n >= 64.0 * 1024f64.powi(2)).then_some(n as usize)
 }
 
 /// A section of the file as its typed spec; None (and a problem naming the section) when
@@ -466,5 +519,19 @@ mod tests {
         assert!(err.to_string().contains("as_of"));
         let err = parse(&format!("[params]\nrfm_bins = 4\n{MINIMAL}")).unwrap_err();
         assert!(err.to_string().contains("[rfm] bins"));
+    }
+
+    #[test]
+    fn memory_limit_reads_sizes_and_refuses_nonsense() {
+        let with = |value: &str| parse(&format!("[run]\nmemory_limit = {value}\n{MINIMAL}"));
+        assert_eq!(parse(MINIMAL).unwrap().memory_limit, None);
+        assert_eq!(with("\"1.5 GiB\"").unwrap().memory_limit, Some(3 << 29));
+        assert_eq!(with("\"800MiB\"").unwrap().memory_limit, Some(800 << 20));
+        assert_eq!(with("\"2 GB\"").unwrap().memory_limit, Some(2_000_000_000));
+        assert_eq!(with("268435456").unwrap().memory_limit, Some(1 << 28));
+        for bad in ["\"lots\"", "\"1 MiB\"", "\"2 parsecs\"", "true"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("[run] memory_limit"), "{bad}: {err}");
+        }
     }
 }

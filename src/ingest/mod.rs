@@ -357,6 +357,10 @@ mod tests {
             self.0.lock().unwrap().insert(table.to_string(), Vec::new());
             Ok(Box::new(Into(self, table.to_string(), 0)))
         }
+
+        fn spill_dir(&self) -> std::path::PathBuf {
+            std::env::temp_dir()
+        }
     }
 
     impl TableWriter for Into<'_> {

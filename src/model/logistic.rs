@@ -6,7 +6,7 @@
 use anyhow::{anyhow, ensure, Result};
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ const SAMPLE_SEED: u64 = 0x00C0_FFEE;
 impl ChurnModel {
     /// Fits on raw features `x` (NaN = missing) and outcomes `y` (true = churned), on at most
     /// about `max_rows` training rows.
-    pub fn fit(features: Vec<String>, x: &Array2<f64>, y: &[bool], l2: f64, max_rows: usize) -> Result<ChurnModel> {
+    pub fn fit(features: Vec<String>, x: ArrayView2<f64>, y: &[bool], l2: f64, max_rows: usize) -> Result<ChurnModel> {
         ensure!(x.nrows() == y.len() && x.ncols() == features.len(), "one row per outcome, one column per feature");
         let (churners, stayers): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| y[i]);
         ensure!(!churners.is_empty() && !stayers.is_empty(), "training needs both churners and stayers");
@@ -93,8 +93,8 @@ impl ChurnModel {
     }
 
     /// Probability of churning within the horizon, per row of raw features.
-    pub fn predict(&self, x: &Array2<f64>) -> Vec<f64> {
-        let z = self.standardize(x.clone());
+    pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        let z = self.standardize(x.to_owned());
         z.rows()
             .into_iter()
             .map(|row| {
@@ -107,8 +107,8 @@ impl ChurnModel {
     /// Up to three features pushing a customer's risk up most, whether the customer's value
     /// is high or low, and the contribution in log-odds (coefficient × standardized value),
     /// e.g. `avg_days_late (high) +0.84, nps (low) +0.52`.
-    pub fn drivers(&self, x: &Array2<f64>) -> Vec<String> {
-        let z = self.standardize(x.clone());
+    pub fn drivers(&self, x: ArrayView2<f64>) -> Vec<String> {
+        let z = self.standardize(x.to_owned());
         z.rows()
             .into_iter()
             .map(|row| {
@@ -147,7 +147,7 @@ fn balanced(class: &[usize], target: usize, rng: &mut ChaCha8Rng) -> (Vec<usize>
 
 /// Column means and standard deviations over the values present; a constant or empty
 /// column gets standard deviation 1 so it standardizes to 0.
-fn moments(x: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
+fn moments(x: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
     x.columns()
         .into_iter()
         .map(|column| {
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn coefficients_have_the_signs_the_data_was_made_with() {
         let (x, y) = synthetic(3000, 1);
-        let model = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
+        let model = ChurnModel::fit(names(), x.view(), &y, 1.0, 100_000).unwrap();
         assert!(model.coefficients[0] > 0.5, "{:?}", model.coefficients);
         assert!(model.coefficients[1] < -0.5, "{:?}", model.coefficients);
         assert!(model.coefficients[2].abs() < 0.2, "{:?}", model.coefficients);
@@ -201,9 +201,9 @@ mod tests {
     #[test]
     fn balancing_keeps_the_predicted_rate_near_the_real_one() {
         let (x, y) = synthetic(4000, 2);
-        let model = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
+        let model = ChurnModel::fit(names(), x.view(), &y, 1.0, 100_000).unwrap();
         assert!(model.churner_rate > 1.0);
-        let predicted = model.predict(&x).iter().sum::<f64>() / 4000.0;
+        let predicted = model.predict(x.view()).iter().sum::<f64>() / 4000.0;
         let actual = y.iter().filter(|c| **c).count() as f64 / 4000.0;
         assert!((predicted - actual).abs() < 0.03, "predicted {predicted}, actual {actual}");
     }
@@ -211,10 +211,10 @@ mod tests {
     #[test]
     fn sampling_past_the_budget_keeps_the_rate_and_the_signs() {
         let (x, y) = synthetic(20_000, 5);
-        let model = ChurnModel::fit(names(), &x, &y, 1.0, 2_000).unwrap();
+        let model = ChurnModel::fit(names(), x.view(), &y, 1.0, 2_000).unwrap();
         assert!(model.stayer_rate < 0.1, "stayers sampled: {}", model.stayer_rate);
         assert!(model.coefficients[0] > 0.5 && model.coefficients[1] < -0.5, "{:?}", model.coefficients);
-        let predicted = model.predict(&x).iter().sum::<f64>() / 20_000.0;
+        let predicted = model.predict(x.view()).iter().sum::<f64>() / 20_000.0;
         let actual = y.iter().filter(|c| **c).count() as f64 / 20_000.0;
         assert!((predicted - actual).abs() < 0.03, "predicted {predicted}, actual {actual}");
     }
@@ -229,21 +229,21 @@ mod tests {
     #[test]
     fn fitting_twice_gives_the_same_model_and_missing_values_read_as_the_mean() {
         let (mut x, y) = synthetic(500, 3);
-        let a = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
-        let b = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
+        let a = ChurnModel::fit(names(), x.view(), &y, 1.0, 100_000).unwrap();
+        let b = ChurnModel::fit(names(), x.view(), &y, 1.0, 100_000).unwrap();
         assert_eq!(a, b);
         x[[0, 0]] = f64::NAN;
         let mut at_mean = x.row(0).to_owned().insert_axis(Axis(0));
         at_mean[[0, 0]] = a.means[0];
-        assert_eq!(a.predict(&x.row(0).to_owned().insert_axis(Axis(0))), a.predict(&at_mean));
+        assert_eq!(a.predict(x.row(0).insert_axis(Axis(0))), a.predict(at_mean.view()));
     }
 
     #[test]
     fn drivers_name_what_pushes_risk_up() {
         let (x, y) = synthetic(2000, 4);
-        let model = ChurnModel::fit(names(), &x, &y, 1.0, 100_000).unwrap();
+        let model = ChurnModel::fit(names(), x.view(), &y, 1.0, 100_000).unwrap();
         let late_and_untouched = Array2::from_shape_vec((1, 3), vec![59.0, 0.0, 0.0]).unwrap();
-        let drivers = model.drivers(&late_and_untouched);
+        let drivers = model.drivers(late_and_untouched.view());
         assert!(drivers[0].starts_with("days_late (high) +"), "{drivers:?}");
         assert!(drivers[0].contains("touches (low) +"), "{drivers:?}");
     }

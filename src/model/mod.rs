@@ -2,9 +2,10 @@
 //! out of time against an RFM baseline, and scores the customers of the run.
 //!
 //! The lane runs no SQL. It is handed the run's features (the `churn_features` table) and a
-//! [`History`]: a function that gives the tables it asks for as of past dates. Features
-//! become an ndarray matrix here; predictions go back as the `churn_scores` table
-//! (customer_id and [`canonical::CHURN_COLUMNS`]), which the runner hands on.
+//! [`History`]: a function that gives the training rows of the dates it asks for (features,
+//! outcome, R + F score). Features become an ndarray matrix here; predictions go back as
+//! the `churn_scores` table (customer_id and [`canonical::CHURN_COLUMNS`]), which the
+//! runner hands on.
 
 mod dataset;
 pub mod evaluation;
@@ -19,23 +20,18 @@ use anyhow::{bail, Context, Result};
 use chrono::{Duration, NaiveDate};
 use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use ndarray::Axis;
+use ndarray::s;
 use serde::{Deserialize, Serialize};
 
 use crate::canonical;
 use crate::config::churn::{Churn, LabelRule};
 use crate::manifest::{ChurnReport, Validation};
-use crate::table::Table;
+use crate::table::{Batches, Table};
+use dataset::Training;
 use logistic::ChurnModel;
 
-/// The SQL model holding the features, and the ones holding the RFM scores of the baseline
-/// and the facts the outcomes are read from.
-pub const FEATURES: &str = "churn_features";
-const RFM: &str = "customer_rfm";
-const FACTS: &str = "customer_features";
-
-/// The tables `names` as of each of `dates`, in that order: the portfolio's past.
-pub type History<'a> = &'a (dyn Fn(&[NaiveDate], &[&str]) -> Result<Vec<Vec<Table>>> + Sync);
+/// The SQL model holding the features.
+pub const FEATURES: &str = canonical::CHURN_FEATURES;
 
 /// A saved model with what it was trained on and how well it validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,48 +57,40 @@ pub struct Trained {
     pub report: ChurnReport,
 }
 
-/// The labelled features of one snapshot date.
-struct Snapshot {
-    date: NaiveDate,
-    x: ndarray::Array2<f64>,
-    names: Vec<String>,
-    churned: Vec<bool>,
-    /// R + F score at the snapshot, for the baseline.
-    rf: Vec<i64>,
-}
+/// The training rows of `dates` — as_of, customer_id, churned, rf_score and the features of
+/// every customer not yet lost at each date, newest date first — with their count.
+pub type History<'a> = &'a (dyn Fn(&[NaiveDate]) -> Result<(usize, Batches<'a>)> + Sync);
 
 /// Trains the churn model as of `as_of` on the snapshots `history` gives: features as of
 /// each snapshot date for customers not yet lost, labelled by what happened in the horizon
-/// after it (seen from snapshot + horizon, never later than `as_of`).
+/// after it.
 pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained> {
     let started = Instant::now();
     let mut report = ChurnReport::new("trained", cfg);
     let dates: Vec<NaiveDate> =
         (0..cfg.snapshots).map(|k| as_of - Duration::days(cfg.horizon_days + k as i64 * cfg.step_days)).collect();
     report.snapshots = dates.clone();
-    let snapshots = snapshots(cfg, &dates, history)?;
-    let all: Vec<&Snapshot> = snapshots.iter().collect();
-    let (x, y, _) = stack(&all);
-    let churners = y.iter().filter(|c| **c).count();
-    report.training_customers = y.len();
+    let (rows, batches) = history(&dates)?;
+    let set = dataset::training(rows, batches)?;
+    let churners = set.churned.iter().filter(|c| **c).count();
+    report.training_customers = set.churned.len();
     report.training_churners = churners;
-    if churners < cfg.min_positives || churners == y.len() {
+    if churners < cfg.min_positives || churners == set.churned.len() {
         report.status = "skipped".into();
         report.reason = Some(format!(
             "{churners} churners among {} customer snapshots, fewer than [churn] min_positives = {} \
              (more history, a longer horizon, or label = [\"crm\", \"inactivity\"] give more)",
-            y.len(),
+            set.churned.len(),
             cfg.min_positives
         ));
         report.seconds_training = started.elapsed().as_secs_f64();
         return Ok(Trained { artifact: None, report });
     }
-    let names = snapshots[0].names.clone();
     let fitting = Instant::now();
     // The validation fit and the final fit are independent: one per core.
     let (validation, model) = std::thread::scope(|scope| {
-        let validation = scope.spawn(|| validate(&snapshots, cfg));
-        let model = ChurnModel::fit(names, &x, &y, cfg.l2, cfg.max_training_rows);
+        let validation = scope.spawn(|| validate(&set, dates[0], cfg));
+        let model = ChurnModel::fit(set.names.clone(), set.x.view(), &set.churned, cfg.l2, cfg.max_training_rows);
         (validation.join().expect("the validation fit panicked"), model)
     });
     let (validation, model) = (validation?, model?);
@@ -116,7 +104,7 @@ pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained>
         label: cfg.label.clone(),
         l2: cfg.l2,
         snapshots: dates,
-        training_customers: y.len(),
+        training_customers: set.churned.len(),
         training_churners: churners,
         validation,
         libraries: libraries(),
@@ -125,76 +113,33 @@ pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained>
     Ok(Trained { artifact: Some(artifact), report })
 }
 
-/// The labelled snapshots of `dates`: features and RFM scores as of each date, outcomes
-/// from the facts as of each date plus the horizon.
-fn snapshots(cfg: &Churn, dates: &[NaiveDate], history: History) -> Result<Vec<Snapshot>> {
-    let ends: Vec<NaiveDate> = dates.iter().map(|d| *d + Duration::days(cfg.horizon_days)).collect();
-    let at = history(dates, &[FEATURES, RFM])?;
-    let later = history(&ends, &[FACTS])?;
-    dates
-        .iter()
-        .zip(ends)
-        .zip(at.iter().zip(&later))
-        .map(|((&date, end), (at, later))| {
-            let features = dataset::features(&at[0])?;
-            let r = dataset::numbers_by_customer(&at[1], "r_score")?;
-            let f = dataset::numbers_by_customer(&at[1], "f_score")?;
-            let churn_dates = dataset::dates_by_customer(&later[0], "churn_date")?;
-            let last_invoices = dataset::dates_by_customer(&later[0], "last_invoice_date")?;
-            let churned = features
-                .customers
-                .iter()
-                .map(|id| {
-                    cfg.label.iter().any(|rule| match rule {
-                        LabelRule::Crm => churn_dates.get(id).copied().flatten().is_some_and(|d| d > date && d <= end),
-                        LabelRule::Inactivity => last_invoices.get(id).copied().flatten().is_none_or(|d| d <= date),
-                    })
-                })
-                .collect();
-            let rf = features
-                .customers
-                .iter()
-                .map(|id| r.get(id).copied().flatten().unwrap_or(0) + f.get(id).copied().flatten().unwrap_or(0))
-                .collect();
-            Ok(Snapshot { date, x: features.x, names: features.names, churned, rf })
-        })
-        .collect()
-}
-
-/// Stacks snapshots into one training set.
-fn stack(snapshots: &[&Snapshot]) -> (ndarray::Array2<f64>, Vec<bool>, Vec<i64>) {
-    let views: Vec<_> = snapshots.iter().map(|s| s.x.view()).collect();
-    let x = ndarray::concatenate(Axis(0), &views).expect("snapshots share their features");
-    let y = snapshots.iter().flat_map(|s| s.churned.iter().copied()).collect();
-    let rf = snapshots.iter().flat_map(|s| s.rf.iter().copied()).collect();
-    (x, y, rf)
-}
-
-/// Trains on every snapshot but the newest and tests on the newest; None when either side
-/// lacks churners or stayers.
-fn validate(snapshots: &[Snapshot], cfg: &Churn) -> Result<Option<Validation>> {
-    let (test, older) = snapshots.split_first().expect("at least two snapshots");
-    let older: Vec<&Snapshot> = older.iter().collect();
-    let (x, y, rf) = stack(&older);
+/// Trains on every snapshot but the newest (`test`) and tests on the newest; None when
+/// either side lacks churners or stayers. The rows are newest first, so both sides are
+/// slices of the one training matrix.
+fn validate(set: &Training, test: NaiveDate, cfg: &Churn) -> Result<Option<Validation>> {
+    let test_day = canonical::epoch_days(test);
+    let split = set.dates.iter().take_while(|d| **d == test_day).count();
+    let (test_y, train_y) = set.churned.split_at(split);
     let has_both = |y: &[bool]| y.iter().any(|c| *c) && y.iter().any(|c| !*c);
-    if !has_both(&y) || !has_both(&test.churned) {
+    if !has_both(train_y) || !has_both(test_y) {
         return Ok(None);
     }
-    let model = ChurnModel::fit(snapshots[0].names.clone(), &x, &y, cfg.l2, cfg.max_training_rows)?;
-    let predicted = model.predict(&test.x);
+    let train_x = set.x.slice(s![split.., ..]);
+    let model = ChurnModel::fit(set.names.clone(), train_x, train_y, cfg.l2, cfg.max_training_rows)?;
+    let predicted = model.predict(set.x.slice(s![..split, ..]));
     // Baseline: the training churn rate of customers with the same R + F score.
     let mut by_rf: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
-    for (score, churned) in rf.iter().zip(&y) {
+    for (score, churned) in set.rf[split..].iter().zip(train_y) {
         let e = by_rf.entry(*score).or_default();
         e.0 += f64::from(u8::from(*churned));
         e.1 += 1.0;
     }
-    let overall = y.iter().filter(|c| **c).count() as f64 / y.len() as f64;
-    let baseline: Vec<f64> = test.rf.iter().map(|s| by_rf.get(s).map_or(overall, |(c, n)| c / n)).collect();
+    let overall = train_y.iter().filter(|c| **c).count() as f64 / train_y.len() as f64;
+    let baseline: Vec<f64> = set.rf[..split].iter().map(|s| by_rf.get(s).map_or(overall, |(c, n)| c / n)).collect();
     Ok(Some(Validation {
-        test_snapshot: test.date,
-        model: evaluation::evaluate(&predicted, &test.churned),
-        baseline: evaluation::evaluate(&baseline, &test.churned),
+        test_snapshot: test,
+        model: evaluation::evaluate(&predicted, test_y),
+        baseline: evaluation::evaluate(&baseline, test_y),
     }))
 }
 
@@ -235,8 +180,8 @@ pub fn score(model: &ChurnModel, cfg: &Churn, current: &Table) -> Result<Table> 
             features.names
         );
     }
-    let risk = model.predict(&features.x);
-    let drivers = model.drivers(&features.x);
+    let risk = model.predict(features.x.view());
+    let drivers = model.drivers(features.x.view());
     let bands: Vec<&str> = risk.iter().map(|r| cfg.band(*r)).collect();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(features.customers)),

@@ -37,6 +37,10 @@ impl Drop for Drafts {
 }
 
 impl TableSink for Drafts {
+    fn spill_dir(&self) -> PathBuf {
+        OutputLayout::new(self.work.clone()).spill_dir()
+    }
+
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
         let file = match kind {
             TableKind::Published => {

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
@@ -77,6 +77,10 @@ impl Staging {
 }
 
 impl TableSink for Staging {
+    fn spill_dir(&self) -> PathBuf {
+        self.staged.spill_dir()
+    }
+
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
         let path = match kind {
             TableKind::Published => {

@@ -16,7 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::table::{Table, TableWriter, Written};
+use crate::table::{Batches, Table, TableWriter, Written};
 
 /// A table being written to one Parquet file. With `atomic`, it is written beside its
 /// path and renamed into place when finished, so readers find the old file or the new one.
@@ -88,6 +88,17 @@ fn plain_schema(schema: &Schema) -> SchemaRef {
     let fields: Vec<Field> =
         schema.fields().iter().map(|f| f.as_ref().clone().with_data_type(plain(f.data_type()))).collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// A Parquet file's row count and its batches, read one at a time.
+pub fn open_batches(path: &Path) -> Result<(usize, Batches<'static>)> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+    let rows = reader.metadata().file_metadata().num_rows() as usize;
+    let name = path.display().to_string();
+    let batches = reader.build()?.map(move |b| b.with_context(|| format!("reading {name}")));
+    Ok((rows, Box::new(batches)))
 }
 
 /// Reads a whole Parquet file into memory (a table small enough to hold: features, scores).

@@ -28,7 +28,7 @@ use anyhow::{anyhow, Context, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{col, lit, SessionContext};
@@ -77,9 +77,10 @@ pub fn after_model_tables(pipeline: &Pipeline) -> Result<Vec<String>> {
 /// The model whose rows say which customers have data on which dimension.
 const DIMENSION_SCORES: &str = "dimension_scores";
 
-/// The first pass: the models the pipeline publishes that do not read `scored_health`,
-/// the models in `also`, and what they need. Published tables are written as published,
-/// except customer_health, which the second pass publishes with the churn columns.
+/// The first pass: every model the pipeline's published tables need that does not read
+/// `scored_health`, the models in `also`, and what they need. Published tables are written
+/// as published, except customer_health, which the second pass publishes with the churn
+/// columns.
 pub fn before_model(
     engine: &Engine,
     pipeline: &Pipeline,
@@ -89,20 +90,16 @@ pub fn before_model(
     sink: &dyn TableSink,
 ) -> Result<Pass> {
     let models = models::load(&pipeline.sql_dir)?;
-    let mut wanted: Vec<&str> = pipeline
-        .publish
-        .iter()
-        .map(String::as_str)
-        .filter(|t| models.iter().any(|m| m.name == *t && !m.after_model))
-        .collect();
+    let mut wanted: Vec<&str> = pipeline.publish.iter().map(String::as_str).collect();
     wanted.extend_from_slice(also);
     if models.iter().any(|m| m.name == DIMENSION_SCORES) {
         wanted.push(DIMENSION_SCORES);
     }
     let publish = |name: &str| name != HEALTH && pipeline.publish.iter().any(|p| p == name);
     engine.block_on(async {
-        let ctx = session(engine, pipeline, as_of, inputs).await?;
-        let needed = needed(pipeline, models, &wanted)?;
+        let ctx = session(engine, pipeline, &[as_of], inputs).await?;
+        let needed: Vec<models::Model> =
+            needed(pipeline, models, &wanted)?.into_iter().filter(|m| !m.after_model).collect();
         let (tables, model_seconds) = execute(&ctx, needed, &publish, sink, "").await?;
         let dimensions = tables.iter().find(|t| t.name == DIMENSION_SCORES);
         let customers_with_data = match dimensions {
@@ -113,15 +110,16 @@ pub fn before_model(
     })
 }
 
-/// The second pass: customer_health (the first pass's `health`) with the churn model's
+/// The second pass: customer_health (of the first pass, `before`) with the churn model's
 /// columns (`churn`: customer_id and [`canonical::CHURN_COLUMNS`]) becomes `scored_health`,
-/// the published customer_health; then the published models that read it run.
+/// the published customer_health; then the published models that read it run, over the
+/// tables of the first pass.
 pub fn after_model(
     engine: &Engine,
     pipeline: &Pipeline,
     as_of: NaiveDate,
     inputs: &Inputs,
-    health: &Path,
+    before: &Pass,
     churn: Table,
     sink: &dyn TableSink,
 ) -> Result<Pass> {
@@ -130,13 +128,15 @@ pub fn after_model(
     let models = models::load(&pipeline.sql_dir)?;
     let publish = |name: &str| pipeline.publish.iter().any(|p| p == name);
     engine.block_on(async {
-        let ctx = session(engine, pipeline, as_of, inputs).await?;
+        let ctx = session(engine, pipeline, &[as_of], inputs).await?;
+        for table in &before.tables {
+            sources::register_parquet(&ctx, &table.name, &table.path).await?;
+        }
         let started = Instant::now();
-        sources::register_parquet(&ctx, "unscored_health", health).await?;
         ctx.register_table("churn_scores", Arc::new(MemTable::try_new(churn.schema.clone(), vec![churn.batches])?))?;
         let columns: Vec<String> = canonical::CHURN_COLUMNS.iter().map(|(c, _)| format!("s.\"{c}\"")).collect();
         let sql = format!(
-            "SELECT h.*, {} FROM unscored_health AS h LEFT JOIN churn_scores AS s ON s.customer_id = h.customer_id \
+            "SELECT h.*, {} FROM {HEALTH} AS h LEFT JOIN churn_scores AS s ON s.customer_id = h.customer_id \
              ORDER BY h.customer_id",
             columns.join(", ")
         );
@@ -145,63 +145,65 @@ pub fn after_model(
         sources::register_parquet(&ctx, models::SCORED, &scored.path).await?;
         let mut model_seconds = BTreeMap::from([(models::SCORED.to_string(), started.elapsed().as_secs_f64())]);
         let mut tables = vec![scored];
-        if !wanted.is_empty() {
-            let needed: Vec<models::Model> =
-                needed(pipeline, models, &wanted)?.into_iter().filter(|m| m.after_model).collect();
-            let (more, seconds) = execute(&ctx, needed, &publish, sink, "").await?;
-            tables.extend(more);
-            model_seconds.extend(seconds);
-        }
+        let needed: Vec<models::Model> =
+            needed(pipeline, models, &wanted)?.into_iter().filter(|m| m.after_model).collect();
+        let (more, seconds) = execute(&ctx, needed, &publish, sink, "").await?;
+        tables.extend(more);
+        model_seconds.extend(seconds);
         Ok(Pass { tables, model_seconds, customers_with_data: BTreeMap::new() })
     })
 }
 
-/// The tables `wanted` as of each of `dates` (for the churn model's point-in-time
-/// training data), as many dates side by side as there are cores; intermediate tables are
-/// written through `sink` as work tables named for their date.
-pub fn at_dates(
+/// The churn model's training set, written through `sink` as a work table: for each of
+/// `dates`, every customer of churn_features as of that date with its features, whether
+/// it churned in the horizon after it (churn_labels) and its R + F score (customer_rfm,
+/// for the baseline). Every date is computed in one pass: the sources are joined to the
+/// dates, so the fact models run once, not once per date. Newest date first, then by
+/// customer.
+pub fn training(
     engine: &Engine,
     pipeline: &Pipeline,
     bronze: &BTreeMap<String, PathBuf>,
     dates: &[NaiveDate],
-    wanted: &[&str],
     sink: &dyn TableSink,
-) -> Result<Vec<Vec<Table>>> {
+) -> Result<Written> {
     let inputs = Inputs { bronze: bronze.clone(), previous: None };
-    let one = |date: NaiveDate| -> Result<Vec<Table>> {
-        engine.block_on(async {
-            let ctx = session(engine, pipeline, date, &inputs).await?;
-            let needed = needed(pipeline, models::load(&pipeline.sql_dir)?, wanted)?;
-            let (tables, _) = execute(&ctx, needed, &|_| false, sink, &format!("at_{date}_")).await?;
-            let mut found = Vec::new();
-            for name in wanted {
-                let file = tables.iter().find(|t| t.name.ends_with(name)).context("a wanted model ran")?;
-                let table = ctx.read_parquet(file.path.to_string_lossy().as_ref(), Default::default()).await?;
-                let schema: SchemaRef = Arc::new(table.schema().as_arrow().clone());
-                found.push(Table { name: name.to_string(), schema, batches: table.collect().await? });
-            }
-            Ok(found)
-        })
-    };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut done = Vec::with_capacity(dates.len());
-    for batch in dates.chunks(cores) {
-        let computed: Vec<Result<Vec<Table>>> = std::thread::scope(|scope| {
-            let running: Vec<_> = batch.iter().map(|d| scope.spawn(|| one(*d))).collect();
-            running.into_iter().map(|t| t.join().expect("an evaluation thread panicked")).collect()
-        });
-        for tables in computed {
-            done.push(tables?);
+    let wanted = [canonical::CHURN_FEATURES, canonical::CHURN_LABELS, canonical::CUSTOMER_RFM];
+    engine.block_on(async {
+        let ctx = session(engine, pipeline, dates, &inputs).await?;
+        let needed = needed(pipeline, models::load(&pipeline.sql_dir)?, &wanted)?;
+        let (tables, _) = execute(&ctx, needed, &|_| false, sink, "training_").await?;
+        for name in wanted {
+            // Registered again: a model another one reads is dropped once it has been read.
+            let table = tables.iter().find(|t| t.name == format!("training_{name}")).context("a wanted model ran")?;
+            ctx.deregister_table(name)?;
+            sources::register_parquet(&ctx, name, &table.path).await?;
         }
-    }
-    Ok(done)
+        let sql = format!(
+            "SELECT f.*, l.{churned}, CAST(r.r_score + r.f_score AS BIGINT) AS {rf} \
+             FROM {features} AS f \
+             JOIN {labels} AS l ON l.as_of = f.as_of AND l.customer_id = f.customer_id \
+             LEFT JOIN {rfm} AS r ON r.as_of = f.as_of AND r.customer_id = f.customer_id \
+             ORDER BY f.as_of DESC, f.customer_id",
+            churned = canonical::CHURNED,
+            rf = canonical::RF_SCORE,
+            features = canonical::CHURN_FEATURES,
+            labels = canonical::CHURN_LABELS,
+            rfm = canonical::CUSTOMER_RFM,
+        );
+        write(&ctx, ctx.sql(&sql).await?, "churn_training", TableKind::Work, sink).await
+    })
 }
 
-/// A session with the sources as of `as_of`, the previous run and the rules registered.
-async fn session(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate, inputs: &Inputs) -> Result<SessionContext> {
+/// A session with the sources as of `dates`, the previous run and the rules registered.
+async fn session(engine: &Engine, pipeline: &Pipeline, dates: &[NaiveDate], inputs: &Inputs) -> Result<SessionContext> {
     let ctx = engine.session();
-    sources::register(&ctx, &inputs.bronze, as_of).await?;
+    sources::register(&ctx, &inputs.bronze, dates).await?;
     sources::register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
+    let as_of = match dates {
+        [one] => Some(*one),
+        _ => None,
+    };
     rules::register(&ctx, pipeline, as_of, inputs.previous.as_ref().map(|(d, _)| *d))?;
     Ok(ctx)
 }
@@ -237,10 +239,23 @@ async fn execute(
     for (i, model) in needed.iter().enumerate() {
         let started = Instant::now();
         let kind = if publish(&model.name) { TableKind::Published } else { TableKind::Work };
-        let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", located(&model.path, &e)))?;
-        let table = write(ctx, frame, &format!("{prefix}{}", model.name), kind, sink)
-            .await
-            .with_context(|| format!("SQL model {} failed while running", model.path.display()))?;
+        let name = format!("{prefix}{}", model.name);
+        let table = match run_model(ctx, model, &name, kind, sink).await {
+            // Hash joins cannot spill: past the memory budget the model runs again with
+            // sort-merge joins, whose sorts can.
+            Err(e) if exhausted(&e) => {
+                tracing::info!(
+                    model = model.name,
+                    "over [run] memory_limit with hash joins; rerunning with sort-merge joins"
+                );
+                ctx.sql("SET datafusion.optimizer.prefer_hash_join = false").await?;
+                let rerun = run_model(ctx, model, &name, kind, sink).await;
+                ctx.sql("SET datafusion.optimizer.prefer_hash_join = true").await?;
+                rerun
+            }
+            done => done,
+        }
+        .with_context(|| format!("SQL model {} failed while running", model.path.display()))?;
         sources::register_parquet(ctx, &model.name, &table.path).await?;
         let took = started.elapsed().as_secs_f64();
         tracing::debug!(model = model.name, seconds = took, "SQL model done");
@@ -251,6 +266,27 @@ async fn execute(
         }
     }
     Ok((written, seconds))
+}
+
+/// Plans and runs one model into a table of `sink`.
+async fn run_model(
+    ctx: &SessionContext,
+    model: &models::Model,
+    table: &str,
+    kind: TableKind,
+    sink: &dyn TableSink,
+) -> Result<Written> {
+    let frame = ctx.sql(&model.sql).await.map_err(|e| anyhow!("SQL model {}: {e}", located(&model.path, &e)))?;
+    write(ctx, frame, table, kind, sink).await
+}
+
+/// Whether a query failed for want of memory under the engine's budget.
+fn exhausted(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<datafusion::error::DataFusionError>()
+            .is_some_and(|e| matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)))
+    })
 }
 
 /// Runs one planned query and streams its result into a table of `sink`.
@@ -331,7 +367,7 @@ pub struct ModelCheck {
 /// A model whose dependency failed to plan is reported as such, not planned.
 pub fn check(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelCheck>> {
     engine.block_on(async {
-        let ctx = session(engine, pipeline, as_of, &Inputs::default()).await?;
+        let ctx = session(engine, pipeline, &[as_of], &Inputs::default()).await?;
         let mut checks: Vec<ModelCheck> = Vec::new();
         // As in a run: the models reading scored_health come after the model lane.
         let mut all = models::load(&pipeline.sql_dir)?;

@@ -14,14 +14,16 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::prelude::SessionContext;
 
 use crate::canonical;
+use crate::config::churn::LabelRule;
 use crate::config::scoring::{Better, Scale};
 use crate::config::{self, Pipeline};
 
-/// Registers every rules table of a pipeline run as of `as_of`.
+/// Registers every rules table of a pipeline run as of `as_of` (None: several dates at
+/// once, which only the fact models and `run_dates` know).
 pub fn register(
     ctx: &SessionContext,
     pipeline: &Pipeline,
-    as_of: NaiveDate,
+    as_of: Option<NaiveDate>,
     previous_as_of: Option<NaiveDate>,
 ) -> Result<()> {
     let s = &pipeline.scoring;
@@ -142,8 +144,9 @@ fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
 
 /// The one-row `params` table: `as_of`, `previous_as_of` (the previous run's, null on a
 /// first run), the typed settings models need (rfm_bins, tier_healthy, tier_sub_healthy,
-/// lost_after_days) and every value of `[params]`.
-fn params(pipeline: &Pipeline, as_of: NaiveDate, previous_as_of: Option<NaiveDate>) -> Result<RecordBatch> {
+/// lost_after_days, and the churn label: churn_horizon_days, churn_label_crm,
+/// churn_label_inactivity) and every value of `[params]`.
+fn params(pipeline: &Pipeline, as_of: Option<NaiveDate>, previous_as_of: Option<NaiveDate>) -> Result<RecordBatch> {
     let days = canonical::epoch_days;
     let scoring = &pipeline.scoring;
     let settings = [
@@ -151,9 +154,12 @@ fn params(pipeline: &Pipeline, as_of: NaiveDate, previous_as_of: Option<NaiveDat
         ("tier_healthy", toml::Value::Float(scoring.tiers.healthy)),
         ("tier_sub_healthy", toml::Value::Float(scoring.tiers.sub_healthy)),
         ("lost_after_days", toml::Value::Integer(scoring.tiers.lost_after_days)),
+        ("churn_horizon_days", toml::Value::Integer(pipeline.churn.horizon_days)),
+        ("churn_label_crm", toml::Value::Boolean(pipeline.churn.label.contains(&LabelRule::Crm))),
+        ("churn_label_inactivity", toml::Value::Boolean(pipeline.churn.label.contains(&LabelRule::Inactivity))),
     ];
     let mut columns: Vec<(&str, ArrayRef)> = vec![
-        ("as_of", Arc::new(Date32Array::from(vec![days(as_of)]))),
+        ("as_of", Arc::new(Date32Array::from(vec![as_of.map(days)]))),
         ("previous_as_of", Arc::new(Date32Array::from(vec![previous_as_of.map(days)]))),
     ];
     let values = pipeline.params.iter().map(|(k, v)| (k.as_str(), v)).chain(settings.iter().map(|(k, v)| (*k, v)));
@@ -189,9 +195,18 @@ mod tests {
         let text =
             "[params]\nregion = \"east\"\nstart = 2026-01-01\n[sources.invoices]\npath = \"x.csv\"\nformat = \"csv\"\n";
         let p = Pipeline::parse(text, Path::new("/p/x.toml")).unwrap();
-        let b = params(&p, NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(), None).unwrap();
+        let b = params(&p, NaiveDate::from_ymd_opt(2026, 6, 30), None).unwrap();
         let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
-        for expected in ["as_of", "region", "start", "window_days", "rfm_bins", "tier_healthy", "lost_after_days"] {
+        for expected in [
+            "as_of",
+            "region",
+            "start",
+            "window_days",
+            "rfm_bins",
+            "tier_healthy",
+            "lost_after_days",
+            "churn_label_crm",
+        ] {
             assert!(names.contains(&expected.to_string()), "{names:?}");
         }
         assert_eq!(b.num_rows(), 1);
