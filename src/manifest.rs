@@ -44,9 +44,9 @@ pub struct Manifest {
     /// the run's peak. Empty where the system does not say.
     #[serde(default)]
     pub peak_memory_mib: BTreeMap<String, f64>,
-    /// The SQL engine's budget, `[run] memory_limit` (MiB; none: no budget).
+    /// The SQL engine's budget, `[run] memory_limit` (MiB).
     #[serde(default)]
-    pub memory_limit_mib: Option<f64>,
+    pub memory_limit_mib: f64,
 }
 
 impl Manifest {

@@ -247,7 +247,7 @@ fn peak_memory() -> Option<f64> {
 fn engine(pipeline: &Pipeline, sink: &dyn TableSink) -> Result<Engine> {
     Engine::new(EngineOptions {
         partitions: pipeline.partitions,
-        memory_limit: pipeline.memory_limit,
+        memory_limit: Some(pipeline.memory_limit),
         spill_dir: Some(sink.spill_dir()),
     })
 }
@@ -373,7 +373,7 @@ fn publish_run(
         stage_seconds,
         model_seconds,
         peak_memory_mib,
-        memory_limit_mib: pipeline.memory_limit.map(|b| b as f64 / 1024.0 / 1024.0),
+        memory_limit_mib: pipeline.memory_limit as f64 / 1024.0 / 1024.0,
     };
     manifest.stage_seconds.insert("publish".to_string(), started.elapsed().as_secs_f64());
     manifest.peak_memory_mib.extend(peak_memory().map(|m| ("publish".to_string(), m)));

@@ -251,7 +251,13 @@ async fn execute(
                 ctx.sql("SET datafusion.optimizer.prefer_hash_join = false").await?;
                 let rerun = run_model(ctx, model, &name, kind, sink).await;
                 ctx.sql("SET datafusion.optimizer.prefer_hash_join = true").await?;
-                rerun
+                match rerun {
+                    Err(e) if exhausted(&e) => Err(e.context(
+                        "the SQL engine ran out of its memory budget even spilling to disk: \
+                         raise [run] memory_limit in the pipeline file (the machine needs about 1 GiB more than it)",
+                    )),
+                    rerun => rerun,
+                }
             }
             done => done,
         }
