@@ -11,23 +11,12 @@
 -- well as customer_id: the churn model's training evaluates it for several dates in one
 -- pass, each source row joined to every date it is visible on. Sums of amounts are
 -- DECIMAL, exact, so every core can add its share in any order and reruns give the same
--- bytes.
+-- bytes. The invoice facts come from customer_period, which reads the invoices once for
+-- every model.
 WITH customers AS (
     SELECT as_of, customer_id FROM accounts
     UNION
-    SELECT as_of, customer_id FROM invoices
-),
-purchases AS (
-    SELECT
-        i.as_of,
-        i.customer_id,
-        MIN(i.invoice_date) AS first_invoice_date,
-        MAX(i.invoice_date) AS last_invoice_date,
-        COUNT(*) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS frequency,
-        SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS monetary
-    FROM invoices AS i
-    CROSS JOIN params AS p
-    GROUP BY i.as_of, i.customer_id
+    SELECT as_of, customer_id FROM customer_period WHERE last_invoice_date IS NOT NULL
 ),
 touches AS (
     SELECT as_of, customer_id, MAX(activity_date) AS last_activity_date
@@ -38,8 +27,8 @@ SELECT
     c.customer_id,
     c.as_of,
     CAST(CAST(c.as_of AS INT) - CAST(pu.last_invoice_date AS INT) AS BIGINT) AS recency_days,
-    CAST(COALESCE(pu.frequency, 0) AS BIGINT) AS frequency,
-    CAST(ROUND(COALESCE(pu.monetary, 0), 2) AS DOUBLE) AS monetary,
+    CAST(COALESCE(pu.invoices_in_period, 0) AS BIGINT) AS frequency,
+    CAST(ROUND(COALESCE(pu.period_revenue, 0), 2) AS DOUBLE) AS monetary,
     pu.first_invoice_date,
     pu.last_invoice_date,
     t.last_activity_date,
@@ -53,6 +42,6 @@ SELECT
     CAST(c.as_of AS INT)
         - CAST(COALESCE(GREATEST(pu.last_invoice_date, t.last_activity_date), a.signup_date) AS INT) AS days_inactive
 FROM customers AS c
-LEFT JOIN purchases AS pu ON pu.as_of = c.as_of AND pu.customer_id = c.customer_id
+LEFT JOIN customer_period AS pu ON pu.as_of = c.as_of AND pu.customer_id = c.customer_id
 LEFT JOIN touches AS t ON t.as_of = c.as_of AND t.customer_id = c.customer_id
 LEFT JOIN accounts AS a ON a.as_of = c.as_of AND a.customer_id = c.customer_id

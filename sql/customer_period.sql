@@ -2,6 +2,8 @@
 -- read once from the invoices and survey answers for every model that needs it: the value,
 -- satisfaction and risk metrics, the churn features and the KPIs. One row per customer
 -- with an invoice or an answer.
+--   first_invoice_date, last_invoice_date   over all the customer's invoices to as_of
+--   invoices_in_period              invoices dated in the period (RFM frequency)
 --   period_revenue, prior_revenue   invoiced in the period, and in the period before it
 --                                   (DECIMAL: sums of them stay exact)
 --   active_months, product_lines    months with an invoice, product lines bought, in the period
@@ -17,6 +19,9 @@ WITH billed AS (
     SELECT
         i.as_of,
         i.customer_id,
+        MIN(i.invoice_date) AS first_invoice_date,
+        MAX(i.invoice_date) AS last_invoice_date,
+        COUNT(*) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS invoices_in_period,
         SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS period_revenue,
         SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date <= i.as_of - p.window_days
                                                         AND i.invoice_date > i.as_of - 2 * p.window_days) AS prior_revenue,
@@ -76,6 +81,9 @@ keys AS (
 SELECT
     k.customer_id,
     k.as_of,
+    b.first_invoice_date,
+    b.last_invoice_date,
+    COALESCE(b.invoices_in_period, 0) AS invoices_in_period,
     COALESCE(b.period_revenue, 0) AS period_revenue,
     COALESCE(b.prior_revenue, 0) AS prior_revenue,
     COALESCE(mo.active_months, 0) AS active_months,

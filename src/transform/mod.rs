@@ -157,9 +157,9 @@ pub fn after_model(
 /// The churn model's training set, written through `sink` as a work table: for each of
 /// `dates`, every customer of churn_features as of that date with its features, whether
 /// it churned in the horizon after it (churn_labels) and its R + F score (customer_rfm,
-/// for the baseline). Every date is computed in one pass: the sources are joined to the
-/// dates, so the fact models run once, not once per date. Newest date first, then by
-/// customer.
+/// for the baseline). Every date is computed in one pass: each source's point-in-time
+/// view holds its rows once per date, so the fact models run once, not once per date.
+/// Newest date first, then by customer.
 pub fn training(
     engine: &Engine,
     pipeline: &Pipeline,
