@@ -156,8 +156,8 @@ fn check_passes_the_sample_and_names_file_line_and_column_of_problems() {
         std::fs::copy(entry.path(), sql.join(entry.file_name())).unwrap();
     }
     let health = std::fs::read_to_string(sql.join("customer_health.sql")).unwrap();
-    let line = health.lines().position(|l| l.trim() == "f.frequency,").unwrap() + 1;
-    std::fs::write(sql.join("customer_health.sql"), health.replace("    f.frequency,", "    f.frequence,")).unwrap();
+    let line = health.lines().position(|l| l.trim() == "t.frequency,").unwrap() + 1;
+    std::fs::write(sql.join("customer_health.sql"), health.replace("    t.frequency,", "    t.frequence,")).unwrap();
     let broken = sample_pipeline(dir.path(), |t| {
         t.replace(&format!("{}/sql", repo().display()), &sql.display().to_string())
             .replace("amount = \"含税金额\"", "amount = \"金额\"")
