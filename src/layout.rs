@@ -5,6 +5,8 @@
 //! <out>/<table>/as_of=<date>/part-0.parquet      published tables
 //! <out>/bronze/<source>/as_of=<date>/…           the accepted rows of each export
 //! <out>/models/churn/as_of=<date>/model.json     the churn model a run trained
+//! <out>/facts/as_of=<date>/<model>.parquet       the run's unpublished model tables,
+//!                     fingerprints.json          and what each model read, for re-scores
 //! <out>/runs/<date>/manifest.json | failure.json what happened in a run
 //! <out>/drafts/<table>/as_of=<date>/…            `vitals score`'s re-scored tables
 //! <out>/reports/report_<date>.html               `vitals report`
@@ -25,6 +27,8 @@ const RUNS: &str = "runs";
 const BRONZE: &str = "bronze";
 const MODELS: &str = "models/churn";
 const MODEL_FILE: &str = "model.json";
+const FACTS: &str = "facts";
+const FINGERPRINTS: &str = "fingerprints.json";
 const DRAFTS: &str = "drafts";
 const REPORTS: &str = "reports";
 const STAGING: &str = ".staging";
@@ -37,7 +41,7 @@ const JOURNAL: &str = "COMMIT.json";
 const PARTITION_PREFIX: &str = "as_of=";
 
 /// Folders of the output directory that hold no published table.
-const NOT_TABLES: [&str; 5] = [RUNS, "models", BRONZE, DRAFTS, REPORTS];
+const NOT_TABLES: [&str; 6] = [RUNS, "models", BRONZE, FACTS, DRAFTS, REPORTS];
 
 /// Paths under one output directory (or a staging or drafts folder laid out like one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +102,26 @@ impl OutputLayout {
     /// The file name of a saved churn model in its partition.
     pub fn model_file_name() -> &'static str {
         MODEL_FILE
+    }
+
+    /// The "table" a run's saved model tables are published under.
+    pub fn facts_table() -> &'static str {
+        FACTS
+    }
+
+    /// A model table a run saved, unpublished, for re-scoring.
+    pub fn fact_file(&self, table: &str, as_of: NaiveDate) -> PathBuf {
+        self.partition_dir(FACTS, as_of).join(format!("{table}.parquet"))
+    }
+
+    /// What each saved model table read ([`crate::manifest::SavedFacts`]).
+    pub fn fingerprints_file(&self, as_of: NaiveDate) -> PathBuf {
+        self.partition_dir(FACTS, as_of).join(FINGERPRINTS)
+    }
+
+    /// The file name of the fingerprints in their partition.
+    pub fn fingerprints_file_name() -> &'static str {
+        FINGERPRINTS
     }
 
     pub fn run_dir(&self, as_of: NaiveDate) -> PathBuf {
@@ -168,7 +192,7 @@ impl OutputLayout {
     }
 
     /// The folders of published tables: every folder of the root that is not the layout's
-    /// own (runs, bronze, models, drafts, reports) or hidden; with their table names.
+    /// own (runs, bronze, models, facts, drafts, reports) or hidden; with their table names.
     pub fn table_dirs(&self) -> std::io::Result<Vec<(String, PathBuf)>> {
         let mut tables: Vec<(String, PathBuf)> = subfolders(&self.root)?
             .into_iter()
@@ -219,6 +243,10 @@ mod tests {
             PathBuf::from("/o/drafts/kpis/as_of=2026-06-30/part-0.parquet")
         );
         assert_eq!(out.model_file(day), PathBuf::from("/o/models/churn/as_of=2026-06-30/model.json"));
+        assert_eq!(
+            out.fact_file("customer_period", day),
+            PathBuf::from("/o/facts/as_of=2026-06-30/customer_period.parquet")
+        );
         assert_eq!(out.manifest_file(day), PathBuf::from("/o/runs/2026-06-30/manifest.json"));
         assert_eq!(partition_date("as_of=2026-06-30"), Some(day));
         assert_eq!(partition_date("as_of=yesterday"), None);

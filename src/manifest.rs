@@ -56,6 +56,36 @@ impl Manifest {
     }
 }
 
+/// What one SQL model read, as digests: its SQL text and each table it names (the
+/// models it reads, the rules tables, `params` by the columns it names, the sources and
+/// previous_health by the run that wrote them). Equal digests, equal result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// The digest of everything below, what reuse compares.
+    pub digest: String,
+    pub sql: String,
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// `facts/as_of=<date>/fingerprints.json`: every table a run's SQL models produced, with
+/// the fingerprint of what it read, so `vitals score` reuses the ones a rule change does
+/// not reach.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SavedFacts {
+    /// The run that saved them (its `started_at`), which the committed manifest must name.
+    pub run: String,
+    pub models: BTreeMap<String, SavedFact>,
+}
+
+/// One saved model table: its fingerprint and where the run keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedFact {
+    pub fingerprint: Fingerprint,
+    /// The table's name under `facts/` or, when published, its published name.
+    pub table: String,
+    pub published: bool,
+}
+
 /// What ingest did with one export.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceReport {

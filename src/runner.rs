@@ -20,11 +20,11 @@ use crate::config::churn::Retrain;
 use crate::config::Pipeline;
 use crate::ingest;
 use crate::layout::OutputLayout;
-use crate::manifest::{ChurnReport, Manifest, ScoringReport, TableReport};
+use crate::manifest::{ChurnReport, Manifest, SavedFacts, ScoringReport, TableReport};
 use crate::model::{self, Artifact};
 use crate::publish::{self, lock, Drafts, Staging};
 use crate::table::{text_column, Table, TableKind, TableSink, Written};
-use crate::transform::{self, Engine, EngineOptions, Inputs, Pass};
+use crate::transform::{self, Engine, EngineOptions, Inputs, Pass, Rerun, Saved};
 
 /// Where and when a run happens, after command-line overrides.
 #[derive(Debug, Clone)]
@@ -315,9 +315,22 @@ fn publish_run(
 
     let engine = engine(pipeline, &staging)?;
     let bronze = ingested.bronze.iter().map(|w| (source_of(&w.name).to_string(), w.path.clone())).collect();
-    let inputs = Inputs { bronze, previous: previous.clone() };
+    let inputs = Inputs {
+        bronze,
+        previous: previous.clone(),
+        ingest_run: started_at.to_rfc3339(),
+        previous_run: previous.as_ref().and_then(|(d, _)| run_id(out, *d)),
+        saved: None,
+    };
     let plan = ChurnPlan::of(pipeline, &settings.model, out, as_of, true);
     let scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
+    let mut facts = SavedFacts { run: inputs.ingest_run.clone(), models: scored.before.facts.clone() };
+    facts.models.extend(scored.after.facts.clone());
+    staging.write_file(
+        OutputLayout::facts_table(),
+        OutputLayout::fingerprints_file_name(),
+        &serde_json::to_vec_pretty(&facts)?,
+    )?;
 
     bar.set_message("publish: committing");
     let started = Instant::now();
@@ -396,6 +409,11 @@ pub struct Rescored {
     /// The saved churn model applied, if there is one.
     pub model: Option<PathBuf>,
     pub seconds: f64,
+    /// The models read from the tables the run saved, and those run again with why.
+    pub reused: Vec<String>,
+    pub reran: Vec<Rerun>,
+    /// Why nothing the run saved could be used, if so.
+    pub unsaved: Option<String>,
 }
 
 impl Rescored {
@@ -428,7 +446,19 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
         }
         bronze.insert(source.name().to_string(), file);
     }
-    let inputs = Inputs { bronze, previous: previous_health(&out, as_of) };
+    let previous = previous_health(&out, as_of);
+    let ingest_run = run_id(&out, as_of).unwrap_or_default();
+    let (saved, unsaved) = match saved_facts(&out, as_of, &ingest_run) {
+        Ok(saved) => (Some(saved), None),
+        Err(why) => (None, Some(why)),
+    };
+    let inputs = Inputs {
+        bronze,
+        previous_run: previous.as_ref().and_then(|(d, _)| run_id(&out, *d)),
+        previous,
+        ingest_run,
+        saved,
+    };
     let plan = ChurnPlan::of(pipeline, &ModelChoice::Pipeline, &out, as_of, false);
     let model = match &plan {
         ChurnPlan::Saved(path) => Some(path.clone()),
@@ -437,7 +467,46 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
     let drafts = Drafts::new(&out, as_of)?;
     let scored = score(&engine(pipeline, &drafts)?, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
     let drafts = scored.published(pipeline).cloned().collect();
-    Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64() })
+    let mut reused = scored.before.reused;
+    reused.extend(scored.after.reused);
+    let mut reran = scored.before.reran;
+    reran.extend(scored.after.reran);
+    Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64(), reused, reran, unsaved })
+}
+
+/// The start time of the committed run as of `date`, which identifies it.
+fn run_id(out: &OutputLayout, date: NaiveDate) -> Option<String> {
+    Manifest::read(&out.manifest_file(date)).ok().map(|m| m.started_at)
+}
+
+/// The tables the committed run as of `as_of` (started at `run`) saved, by model; Err says
+/// why there are none to use.
+fn saved_facts(
+    out: &OutputLayout,
+    as_of: NaiveDate,
+    run: &str,
+) -> std::result::Result<BTreeMap<String, Saved>, String> {
+    if out.staging(as_of).journal_file().exists() {
+        // Its files may be half moved in: the next run finishes the publish.
+        return Err(format!("the run as of {as_of} has not finished publishing"));
+    }
+    let file = out.fingerprints_file(as_of);
+    let text = std::fs::read(&file)
+        .map_err(|_| format!("the run as of {as_of} saved no model tables ({} is missing)", file.display()))?;
+    let facts: SavedFacts =
+        serde_json::from_slice(&text).map_err(|e| format!("{} is not valid ({e})", file.display()))?;
+    if facts.run != run {
+        return Err(format!("{} belongs to another run than the one published as of {as_of}", file.display()));
+    }
+    let place = |table: &str, published: bool| match published {
+        true => out.table_file(table, as_of),
+        false => out.fact_file(table, as_of),
+    };
+    Ok(facts
+        .models
+        .into_iter()
+        .map(|(model, f)| (model, Saved { file: place(&f.table, f.published), fingerprint: f.fingerprint }))
+        .collect())
 }
 
 /// The newest date every source of the pipeline has bronze Parquet for under `out`.

@@ -2,7 +2,7 @@
 //! through a [`TableSink`] into Parquet files whose place and format the publish lane
 //! decides. A lane that writes a table only names it; it never builds a path.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -34,10 +34,12 @@ pub struct Written {
     pub rows: u64,
 }
 
-/// Whether a table written is one the run publishes, or an intermediate step of it.
+/// Whether a table written is one the run publishes, an intermediate step it keeps for
+/// re-scoring, or one it throws away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind {
     Published,
+    Saved,
     Work,
 }
 
@@ -46,6 +48,10 @@ pub enum TableKind {
 pub trait TableSink: Sync {
     /// Opens a writer for `table`; the file is complete once the writer is finished.
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>>;
+
+    /// Takes `file`, a table an earlier run wrote, as this sink's `table`: a published one
+    /// is copied into place, any other is read where it is.
+    fn adopt(&self, table: &str, file: &Path, kind: TableKind) -> Result<Written>;
 
     /// A private folder for the SQL engine to spill to while it writes here.
     fn spill_dir(&self) -> PathBuf;

@@ -75,6 +75,17 @@ fn count(out: &Path, sql: &str) -> i64 {
     text.lines().find_map(|l| l.trim_matches(|c| c == '|' || c == ' ').parse().ok()).unwrap()
 }
 
+/// A copy of the shipped SQL models in `dir/sql`, to edit.
+fn copy_of_sql(dir: &Path) -> PathBuf {
+    let sql = dir.join("sql");
+    std::fs::create_dir_all(&sql).unwrap();
+    for entry in std::fs::read_dir(repo().join("sql")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), sql.join(entry.file_name())).unwrap();
+    }
+    sql
+}
+
 /// A private copy of the shared run, for tests that write drafts.
 fn copy_of_published() -> tempfile::TempDir {
     fn copy(from: &Path, to: &Path) {
@@ -106,9 +117,71 @@ fn rescoring_with_unchanged_rules_reproduces_the_published_tables_byte_for_byte(
         let published = std::fs::read(layout.table_file(table, day("2026-06-30"))).unwrap();
         assert!(draft == published, "draft {table} differs from the published one");
     }
+    assert!(text.contains("reused") && !text.contains("  ran "), "nothing changed, nothing runs again: {text}");
     // Drafts are queryable beside the published tables, and never mistaken for one.
     let scored = count(out.path(), "SELECT COUNT(*) FROM draft_customer_health WHERE churn_risk IS NOT NULL");
     assert!(scored > 1000, "{scored} customers with a churn risk");
+}
+
+/// The lines `vitals score` prints for the models it ran again, as (model, why).
+fn reran(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("  ran "))
+        .map(|l| {
+            let (model, why) = l.split_once(' ').unwrap();
+            (model.to_string(), why.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_rule_change_reruns_only_the_models_it_reaches_and_the_drafts_are_what_a_run_publishes() {
+    let out = copy_of_published();
+    let dir = tempfile::tempdir().unwrap();
+    let heavier_value =
+        |t: String| t.replace("value = 0.30", "value = 0.40").replace("engagement = 0.20", "engagement = 0.10");
+    let edited = sample_pipeline(dir.path(), heavier_value);
+    let text = stdout(&vitals(&["score", edited.to_str().unwrap()], out.path()));
+    let ran = reran(&text);
+    let names: Vec<&str> = ran.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(names, ["customer_health", "kpis", "scored_health", "alerts"], "{text}");
+    assert_eq!(ran[0].1, "dimension_weights changed", "{text}");
+
+    // The same rules in a full run publish exactly the drafts.
+    let full = tempfile::tempdir().unwrap();
+    stdout(&vitals(&["run", edited.to_str().unwrap(), "--quiet"], full.path()));
+    let (drafts, published) = (OutputLayout::new(out.path()).drafts(), OutputLayout::new(full.path()));
+    for table in [HEALTH, "customer_metrics", "kpis", "alerts"] {
+        let draft = std::fs::read(drafts.table_file(table, day("2026-06-30"))).unwrap();
+        let run = std::fs::read(published.table_file(table, day("2026-06-30"))).unwrap();
+        assert!(draft == run, "draft {table} differs from what a run with the same rules publishes");
+    }
+}
+
+#[test]
+fn an_edited_fact_model_or_window_reruns_what_reads_it_and_says_why() {
+    let out = copy_of_published();
+    let dir = tempfile::tempdir().unwrap();
+    let sql = copy_of_sql(dir.path());
+    let period = std::fs::read_to_string(sql.join("customer_period.sql")).unwrap();
+    std::fs::write(sql.join("customer_period.sql"), format!("{period}\n-- edited\n")).unwrap();
+    let edited =
+        sample_pipeline(dir.path(), |t| t.replace(&format!("{}/sql", repo().display()), &sql.display().to_string()));
+    let text = stdout(&vitals(&["score", edited.to_str().unwrap()], out.path()));
+    let ran = reran(&text);
+    assert_eq!(ran[0], ("customer_period".to_string(), "its SQL changed".to_string()), "{text}");
+    assert!(ran.iter().any(|(m, why)| m == "customer_features" && why.contains("customer_period")), "{text}");
+    assert!(!ran.iter().any(|(m, _)| m == "relationship_metrics"), "it does not read customer_period: {text}");
+
+    let window = sample_pipeline(dir.path(), |t| t.replace("window_days = 365", "window_days = 180"));
+    let text = stdout(&vitals(&["score", window.to_str().unwrap()], out.path()));
+    let ran = reran(&text);
+    assert_eq!(ran[0], ("customer_period".to_string(), "params.window_days changed".to_string()), "{text}");
+
+    // Without the saved tables every model runs, and the output says so.
+    std::fs::remove_dir_all(out.path().join("facts")).unwrap();
+    let text = stdout(&vitals(&["score", "pipelines/sample.toml"], out.path()));
+    assert!(text.contains("every SQL model ran: the run as of 2026-06-30 saved no model tables"), "{text}");
 }
 
 #[test]
@@ -149,12 +222,7 @@ fn check_passes_the_sample_and_names_file_line_and_column_of_problems() {
     assert!(stdout(&ok.unwrap()).contains("is ready to run"));
 
     let dir = tempfile::tempdir().unwrap();
-    let sql = dir.path().join("sql");
-    std::fs::create_dir_all(&sql).unwrap();
-    for entry in std::fs::read_dir(repo().join("sql")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), sql.join(entry.file_name())).unwrap();
-    }
+    let sql = copy_of_sql(dir.path());
     let health = std::fs::read_to_string(sql.join("customer_health.sql")).unwrap();
     let line = health.lines().position(|l| l.trim() == "t.frequency,").unwrap() + 1;
     std::fs::write(sql.join("customer_health.sql"), health.replace("    t.frequency,", "    t.frequence,")).unwrap();

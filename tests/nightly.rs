@@ -128,7 +128,9 @@ fn three_nightly_runs_build_a_history_with_trends_and_alerts_that_fire_once() {
     assert!(text.contains("tier_drop"), "{text}");
 }
 
-/// Every file under `out` but the run manifests (they hold timings), by relative path.
+/// Every file under `out` but the run manifests (they hold timings) and the saved model
+/// tables (their fingerprints name the run, and the rows of a table that is read, not
+/// published, come in the engine's order), by relative path.
 fn contents(out: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -137,6 +139,7 @@ fn contents(out: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             let layout = OutputLayout::new(root);
             let own = [
                 layout.run_dir(day("2026-06-30")).parent().unwrap().to_path_buf(),
+                layout.fingerprints_file(day("2026-06-30")).parent().unwrap().parent().unwrap().to_path_buf(),
                 layout.staging_root(),
                 layout.lock_file(),
             ];

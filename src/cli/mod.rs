@@ -270,6 +270,15 @@ fn print_rescored(rescored: &runner::Rescored, pipeline: &Pipeline) {
         Some(model) => println!("  churn model {}", model.display()),
         None => println!("  no saved churn model: churn columns are empty (a nightly run trains one)"),
     }
+    match &rescored.unsaved {
+        Some(why) => println!("  every SQL model ran: {why}"),
+        None => {
+            println!("  reused {} model tables the run saved", rescored.reused.len());
+            for rerun in &rescored.reran {
+                println!("  ran {:<20} {}", rerun.model, rerun.why);
+            }
+        }
+    }
     for draft in &rescored.drafts {
         println!("  draft {:<18} {:>10} rows  {}", draft.name, draft.rows, draft.path.display());
     }

@@ -358,6 +358,10 @@ mod tests {
             Ok(Box::new(Into(self, table.to_string(), 0)))
         }
 
+        fn adopt(&self, _: &str, _: &std::path::Path, _: TableKind) -> Result<Written> {
+            unreachable!("ingest writes every table itself")
+        }
+
         fn spill_dir(&self) -> std::path::PathBuf {
             std::env::temp_dir()
         }

@@ -1,17 +1,18 @@
 //! Drafts: the tables `vitals score` computes with the current rules, laid out like
 //! published tables under `<out>/drafts/`, never read by a run and never part of the
 //! published contract. Each draft replaces the previous one whole (temporary file, then
-//! rename); work tables go to a working folder of this process, removed after.
+//! rename); work tables go to a working folder of this process, removed after. A
+//! re-score saves nothing for later: only a nightly run saves its model tables.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::SchemaRef;
 
-use super::writer::ParquetFile;
+use super::writer::{self, ParquetFile};
 use crate::layout::OutputLayout;
-use crate::table::{TableKind, TableSink, TableWriter};
+use crate::table::{TableKind, TableSink, TableWriter, Written};
 
 pub struct Drafts {
     drafts: OutputLayout,
@@ -46,13 +47,23 @@ impl TableSink for Drafts {
             TableKind::Published => {
                 ParquetFile::create(table, &self.drafts.table_file(table, self.as_of), schema, true)?
             }
-            TableKind::Work => ParquetFile::create(
-                table,
-                &self.work.join(format!("{}.parquet", table.replace('/', "_"))),
-                schema,
-                false,
-            )?,
+            TableKind::Saved | TableKind::Work => ParquetFile::create(table, &self.work_file(table), schema, false)?,
         };
         Ok(Box::new(file))
+    }
+
+    fn adopt(&self, table: &str, file: &Path, kind: TableKind) -> Result<Written> {
+        match kind {
+            TableKind::Published => writer::copy_table(table, file, &self.drafts.table_file(table, self.as_of)),
+            TableKind::Saved | TableKind::Work => {
+                Ok(Written { name: table.to_string(), path: file.to_path_buf(), rows: writer::rows(file)? })
+            }
+        }
+    }
+}
+
+impl Drafts {
+    fn work_file(&self, table: &str) -> PathBuf {
+        self.work.join(format!("{}.parquet", table.replace('/', "_")))
     }
 }

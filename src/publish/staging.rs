@@ -18,11 +18,11 @@ use chrono::NaiveDate;
 use datafusion::arrow::datatypes::SchemaRef;
 use serde::{Deserialize, Serialize};
 
-use super::writer::ParquetFile;
+use super::writer::{self, ParquetFile};
 use super::{write_atomically, write_manifest};
 use crate::layout::OutputLayout;
 use crate::manifest::Manifest;
-use crate::table::{TableKind, TableSink, TableWriter};
+use crate::table::{TableKind, TableSink, TableWriter, Written};
 
 /// The staging folder of one run and the partitions it has staged so far.
 pub struct Staging {
@@ -82,14 +82,29 @@ impl TableSink for Staging {
     }
 
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
-        let path = match kind {
+        Ok(Box::new(ParquetFile::create(table, &self.place(table, kind), schema, false)?))
+    }
+
+    fn adopt(&self, table: &str, file: &Path, kind: TableKind) -> Result<Written> {
+        writer::copy_table(table, file, &self.place(table, kind))
+    }
+}
+
+impl Staging {
+    /// Where `table` of `kind` is staged; a published or saved one joins the commit.
+    fn place(&self, table: &str, kind: TableKind) -> PathBuf {
+        let mut partitions = self.partitions.lock().expect("not poisoned");
+        match kind {
             TableKind::Published => {
-                self.partitions.lock().expect("not poisoned").insert(table.to_string());
+                partitions.insert(table.to_string());
                 self.staged.table_file(table, self.as_of)
             }
+            TableKind::Saved => {
+                partitions.insert(OutputLayout::facts_table().to_string());
+                self.staged.fact_file(table, self.as_of)
+            }
             TableKind::Work => self.staged.work_file(table),
-        };
-        Ok(Box::new(ParquetFile::create(table, &path, schema, false)?))
+        }
     }
 }
 

@@ -90,6 +90,25 @@ fn plain_schema(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// Copies the table file `from` to `to` (via a temporary file and a rename, so readers
+/// find the old file or the new one): the same bytes.
+pub fn copy_table(name: &str, from: &Path, to: &Path) -> Result<Written> {
+    let dir = to.parent().context("a table file lives in a folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = temporary(to);
+    std::fs::copy(from, &tmp).with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
+    std::fs::rename(&tmp, to).with_context(|| format!("writing {}", to.display()))?;
+    Ok(Written { name: name.to_string(), path: to.to_path_buf(), rows: rows(to)? })
+}
+
+/// The row count a Parquet file's footer gives.
+pub fn rows(path: &Path) -> Result<u64> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+    Ok(reader.metadata().file_metadata().num_rows() as u64)
+}
+
 /// A Parquet file's row count and its batches, read one at a time.
 pub fn open_batches(path: &Path) -> Result<(usize, Batches<'static>)> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;

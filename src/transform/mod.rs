@@ -13,6 +13,7 @@
 
 pub mod diff;
 mod engine;
+mod memo;
 pub mod models;
 pub mod outputs;
 pub mod rows;
@@ -26,7 +27,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
 use chrono::NaiveDate;
-use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::datasource::MemTable;
@@ -36,9 +37,12 @@ use futures::StreamExt;
 
 use crate::canonical::{self, HEALTH};
 use crate::config::Pipeline;
+use crate::manifest::SavedFact;
 use crate::table::{Table, TableKind, TableSink, Written};
 
 pub use engine::{Engine, EngineOptions};
+use memo::Memo;
+pub use memo::{Rerun, Saved};
 
 /// What the SQL models read besides the pipeline's rules.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +51,14 @@ pub struct Inputs {
     pub bronze: BTreeMap<String, PathBuf>,
     /// The newest customer_health published before this run: its as_of and its file.
     pub previous: Option<(NaiveDate, PathBuf)>,
+    /// The run that ingested the bronze files (its start time), which stands for their
+    /// content in the models' fingerprints.
+    pub ingest_run: String,
+    /// The run that published `previous`.
+    pub previous_run: Option<String>,
+    /// For a re-score: the tables the run saved, by model; a model whose fingerprint is
+    /// unchanged is read from there instead of run.
+    pub saved: Option<BTreeMap<String, Saved>>,
 }
 
 /// What one pass of the lane wrote.
@@ -59,6 +71,18 @@ pub struct Pass {
     /// Customers with a score on each dimension (a dimension with 0 had no data at all);
     /// empty when the pass ran no dimension_scores model.
     pub customers_with_data: BTreeMap<String, u64>,
+    /// Each model's fingerprint and table, for the run to save.
+    pub facts: BTreeMap<String, SavedFact>,
+    /// In a re-score: the models read from the run's saved tables, and those run again.
+    pub reused: Vec<String>,
+    pub reran: Vec<Rerun>,
+}
+
+impl Pass {
+    fn of(tables: Vec<Written>, model_seconds: BTreeMap<String, f64>, memo: Memo) -> Pass {
+        let Memo { facts, reused, reran, .. } = memo;
+        Pass { tables, model_seconds, customers_with_data: BTreeMap::new(), facts, reused, reran }
+    }
 }
 
 impl Pass {
@@ -95,18 +119,23 @@ pub fn before_model(
     if models.iter().any(|m| m.name == DIMENSION_SCORES) {
         wanted.push(DIMENSION_SCORES);
     }
-    let publish = |name: &str| name != HEALTH && pipeline.publish.iter().any(|p| p == name);
+    // customer_health is saved here and published, with the churn columns, by the second pass.
+    let kind = |name: &str| match name != HEALTH && pipeline.publish.iter().any(|p| p == name) {
+        true => TableKind::Published,
+        false => TableKind::Saved,
+    };
     engine.block_on(async {
-        let ctx = session(engine, pipeline, &[as_of], inputs).await?;
+        let (ctx, rules) = session(engine, pipeline, &[as_of], inputs).await?;
+        let mut memo = Memo::new(inputs, &[as_of], &rules)?;
         let needed: Vec<models::Model> =
             needed(pipeline, models, &wanted)?.into_iter().filter(|m| !m.after_model).collect();
-        let (tables, model_seconds) = execute(&ctx, needed, &publish, sink, "").await?;
+        let (tables, model_seconds) = execute(&ctx, needed, &kind, sink, "", Some(&mut memo)).await?;
         let dimensions = tables.iter().find(|t| t.name == DIMENSION_SCORES);
         let customers_with_data = match dimensions {
             Some(table) => customers_per_dimension(&ctx, &table.path).await?,
             None => BTreeMap::new(),
         };
-        Ok(Pass { tables, model_seconds, customers_with_data })
+        Ok(Pass { customers_with_data, ..Pass::of(tables, model_seconds, memo) })
     })
 }
 
@@ -126,31 +155,55 @@ pub fn after_model(
     let after = after_model_tables(pipeline)?;
     let wanted: Vec<&str> = after.iter().map(String::as_str).collect();
     let models = models::load(&pipeline.sql_dir)?;
-    let publish = |name: &str| pipeline.publish.iter().any(|p| p == name);
+    let kind_of = |name: &str| match pipeline.publish.iter().any(|p| p == name) {
+        true => TableKind::Published,
+        false => TableKind::Saved,
+    };
     engine.block_on(async {
-        let ctx = session(engine, pipeline, &[as_of], inputs).await?;
+        let (ctx, rules) = session(engine, pipeline, &[as_of], inputs).await?;
+        let mut memo = Memo::new(inputs, &[as_of], &rules)?;
+        memo.extend(&before.facts);
         for table in &before.tables {
             sources::register_parquet(&ctx, &table.name, &table.path).await?;
         }
         let started = Instant::now();
-        ctx.register_table("churn_scores", Arc::new(MemTable::try_new(churn.schema.clone(), vec![churn.batches])?))?;
         let columns: Vec<String> = canonical::CHURN_COLUMNS.iter().map(|(c, _)| format!("s.\"{c}\"")).collect();
         let sql = format!(
             "SELECT h.*, {} FROM {HEALTH} AS h LEFT JOIN churn_scores AS s ON s.customer_id = h.customer_id \
              ORDER BY h.customer_id",
             columns.join(", ")
         );
-        let kind = if publish(HEALTH) { TableKind::Published } else { TableKind::Work };
-        let scored = write(&ctx, ctx.sql(&sql).await?, HEALTH, kind, sink).await?;
+        let health = memo.digest(HEALTH).context("customer_health ran in the first pass")?.to_string();
+        let scores = memo::content_digest(&churn.batches)?;
+        let print = memo::fingerprint(
+            &sql,
+            BTreeMap::from([(HEALTH.to_string(), health), ("churn_scores".to_string(), scores)]),
+        );
+        // Unpublished, it is saved under its own name: customer_health is the first pass's.
+        let (table, kind) = match kind_of(HEALTH) {
+            TableKind::Published => (HEALTH, TableKind::Published),
+            _ => (models::SCORED, TableKind::Saved),
+        };
+        let scored = match memo.reusable(models::SCORED, &print) {
+            Some(file) => sink.adopt(table, &file, kind)?,
+            None => {
+                ctx.register_table(
+                    "churn_scores",
+                    Arc::new(MemTable::try_new(churn.schema.clone(), vec![churn.batches])?),
+                )?;
+                write(&ctx, ctx.sql(&sql).await?, table, kind, sink).await?
+            }
+        };
+        memo.done(models::SCORED, print, table, kind);
         sources::register_parquet(&ctx, models::SCORED, &scored.path).await?;
         let mut model_seconds = BTreeMap::from([(models::SCORED.to_string(), started.elapsed().as_secs_f64())]);
         let mut tables = vec![scored];
         let needed: Vec<models::Model> =
             needed(pipeline, models, &wanted)?.into_iter().filter(|m| m.after_model).collect();
-        let (more, seconds) = execute(&ctx, needed, &publish, sink, "").await?;
+        let (more, seconds) = execute(&ctx, needed, &kind_of, sink, "", Some(&mut memo)).await?;
         tables.extend(more);
         model_seconds.extend(seconds);
-        Ok(Pass { tables, model_seconds, customers_with_data: BTreeMap::new() })
+        Ok(Pass::of(tables, model_seconds, memo))
     })
 }
 
@@ -167,12 +220,12 @@ pub fn training(
     dates: &[NaiveDate],
     sink: &dyn TableSink,
 ) -> Result<Written> {
-    let inputs = Inputs { bronze: bronze.clone(), previous: None };
+    let inputs = Inputs { bronze: bronze.clone(), ..Inputs::default() };
     let wanted = [canonical::CHURN_FEATURES, canonical::CHURN_LABELS, canonical::CUSTOMER_RFM];
     engine.block_on(async {
-        let ctx = session(engine, pipeline, dates, &inputs).await?;
+        let (ctx, _) = session(engine, pipeline, dates, &inputs).await?;
         let needed = needed(pipeline, models::load(&pipeline.sql_dir)?, &wanted)?;
-        let (tables, _) = execute(&ctx, needed, &|_| false, sink, "training_").await?;
+        let (tables, _) = execute(&ctx, needed, &|_| TableKind::Work, sink, "training_", None).await?;
         for name in wanted {
             // Registered again: a model another one reads is dropped once it has been read.
             let table = tables.iter().find(|t| t.name == format!("training_{name}")).context("a wanted model ran")?;
@@ -195,8 +248,14 @@ pub fn training(
     })
 }
 
-/// A session with the sources as of `dates`, the previous run and the rules registered.
-async fn session(engine: &Engine, pipeline: &Pipeline, dates: &[NaiveDate], inputs: &Inputs) -> Result<SessionContext> {
+/// A session with the sources as of `dates`, the previous run and the rules registered;
+/// with the rules tables.
+async fn session(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    dates: &[NaiveDate],
+    inputs: &Inputs,
+) -> Result<(SessionContext, Vec<(&'static str, RecordBatch)>)> {
     let ctx = engine.session();
     sources::register(&ctx, &inputs.bronze, dates).await?;
     sources::register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
@@ -204,8 +263,8 @@ async fn session(engine: &Engine, pipeline: &Pipeline, dates: &[NaiveDate], inpu
         [one] => Some(*one),
         _ => None,
     };
-    rules::register(&ctx, pipeline, as_of, inputs.previous.as_ref().map(|(d, _)| *d))?;
-    Ok(ctx)
+    let rules = rules::register(&ctx, pipeline, as_of, inputs.previous.as_ref().map(|(d, _)| *d))?;
+    Ok((ctx, rules))
 }
 
 fn needed(pipeline: &Pipeline, models: Vec<models::Model>, wanted: &[&str]) -> Result<Vec<models::Model>> {
@@ -218,15 +277,17 @@ fn needed(pipeline: &Pipeline, models: Vec<models::Model>, wanted: &[&str]) -> R
     })
 }
 
-/// Runs `needed` in order, each written through `sink` (as `prefix` + its name; published
-/// when `publish` says so) and registered from its file for the models after it. A table
-/// is dropped from the session once the last model reading it has run.
+/// Runs `needed` in order, each written through `sink` (as `prefix` + its name, of the
+/// kind `kind` says) and registered from its file for the models after it; with `memo`, a
+/// model whose saved table still fits is read from there instead. A table is dropped from
+/// the session once the last model reading it has run.
 async fn execute(
     ctx: &SessionContext,
     needed: Vec<models::Model>,
-    publish: &dyn Fn(&str) -> bool,
+    kind: &dyn Fn(&str) -> TableKind,
     sink: &dyn TableSink,
     prefix: &str,
+    mut memo: Option<&mut Memo<'_>>,
 ) -> Result<(Vec<Written>, BTreeMap<String, f64>)> {
     let mut done_with: Vec<Vec<String>> = vec![Vec::new(); needed.len()];
     for model in &needed {
@@ -238,30 +299,21 @@ async fn execute(
     let mut seconds = BTreeMap::new();
     for (i, model) in needed.iter().enumerate() {
         let started = Instant::now();
-        let kind = if publish(&model.name) { TableKind::Published } else { TableKind::Work };
+        let kind = kind(&model.name);
         let name = format!("{prefix}{}", model.name);
-        let table = match run_model(ctx, model, &name, kind, sink).await {
-            // Hash joins cannot spill: past the memory budget the model runs again with
-            // sort-merge joins, whose sorts can.
-            Err(e) if exhausted(&e) => {
-                tracing::info!(
-                    model = model.name,
-                    "over [run] memory_limit with hash joins; rerunning with sort-merge joins"
-                );
-                ctx.sql("SET datafusion.optimizer.prefer_hash_join = false").await?;
-                let rerun = run_model(ctx, model, &name, kind, sink).await;
-                ctx.sql("SET datafusion.optimizer.prefer_hash_join = true").await?;
-                match rerun {
-                    Err(e) if exhausted(&e) => Err(e.context(
-                        "the SQL engine ran out of its memory budget even spilling to disk: \
-                         raise [run] memory_limit in the pipeline file (the machine needs about 1 GiB more than it)",
-                    )),
-                    rerun => rerun,
-                }
-            }
-            done => done,
+        let print = memo.as_deref().map(|m| m.fingerprint(model));
+        let saved = match (memo.as_deref_mut(), &print) {
+            (Some(memo), Some(print)) => memo.reusable(&model.name, print),
+            _ => None,
+        };
+        let ran = match saved {
+            Some(file) => sink.adopt(&name, &file, kind),
+            None => run_or_rerun(ctx, model, &name, kind, sink).await,
+        };
+        let table = ran.with_context(|| format!("SQL model {} failed while running", model.path.display()))?;
+        if let (Some(memo), Some(print)) = (memo.as_deref_mut(), print) {
+            memo.done(&model.name, print, &name, kind);
         }
-        .with_context(|| format!("SQL model {} failed while running", model.path.display()))?;
         sources::register_parquet(ctx, &model.name, &table.path).await?;
         let took = started.elapsed().as_secs_f64();
         tracing::debug!(model = model.name, seconds = took, "SQL model done");
@@ -272,6 +324,36 @@ async fn execute(
         }
     }
     Ok((written, seconds))
+}
+
+/// Runs one model. Hash joins cannot spill: past the memory budget the model runs again
+/// with sort-merge joins, whose sorts can.
+async fn run_or_rerun(
+    ctx: &SessionContext,
+    model: &models::Model,
+    name: &str,
+    kind: TableKind,
+    sink: &dyn TableSink,
+) -> Result<Written> {
+    match run_model(ctx, model, name, kind, sink).await {
+        Err(e) if exhausted(&e) => {
+            tracing::info!(
+                model = model.name,
+                "over [run] memory_limit with hash joins; rerunning with sort-merge joins"
+            );
+            ctx.sql("SET datafusion.optimizer.prefer_hash_join = false").await?;
+            let rerun = run_model(ctx, model, name, kind, sink).await;
+            ctx.sql("SET datafusion.optimizer.prefer_hash_join = true").await?;
+            match rerun {
+                Err(e) if exhausted(&e) => Err(e.context(
+                    "the SQL engine ran out of its memory budget even spilling to disk: \
+                     raise [run] memory_limit in the pipeline file (the machine needs about 1 GiB more than it)",
+                )),
+                rerun => rerun,
+            }
+        }
+        done => done,
+    }
 }
 
 /// Plans and runs one model into a table of `sink`.
@@ -373,7 +455,7 @@ pub struct ModelCheck {
 /// A model whose dependency failed to plan is reported as such, not planned.
 pub fn check(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<ModelCheck>> {
     engine.block_on(async {
-        let ctx = session(engine, pipeline, &[as_of], &Inputs::default()).await?;
+        let (ctx, _) = session(engine, pipeline, &[as_of], &Inputs::default()).await?;
         let mut checks: Vec<ModelCheck> = Vec::new();
         // As in a run: the models reading scored_health come after the model lane.
         let mut all = models::load(&pipeline.sql_dir)?;

@@ -91,7 +91,7 @@ fn order(mut pending: Vec<Model>) -> Result<Vec<Model>> {
 }
 
 /// Lower-cased identifiers of SQL text, skipping comments and quoted strings.
-fn identifiers(sql: &str) -> impl Iterator<Item = String> {
+pub fn identifiers(sql: &str) -> impl Iterator<Item = String> {
     let mut out = Vec::new();
     let mut chars = sql.chars().peekable();
     let mut word = String::new();

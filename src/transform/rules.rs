@@ -19,22 +19,28 @@ use crate::config::scoring::{Better, Scale};
 use crate::config::{self, Pipeline};
 
 /// Registers every rules table of a pipeline run as of `as_of` (None: several dates at
-/// once, which only the fact models and `run_dates` know).
+/// once, which only the fact models and `run_dates` know), and returns them by name.
 pub fn register(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     as_of: Option<NaiveDate>,
     previous_as_of: Option<NaiveDate>,
-) -> Result<()> {
+) -> Result<Vec<(&'static str, RecordBatch)>> {
     let s = &pipeline.scoring;
-    ctx.register_batch("params", params(pipeline, as_of, previous_as_of)?)?;
+    let mut tables = Vec::new();
+    let mut add = |name: &'static str, table: RecordBatch| -> Result<()> {
+        ctx.register_batch(name, table.clone())?;
+        tables.push((name, table));
+        Ok(())
+    };
+    add("params", params(pipeline, as_of, previous_as_of)?)?;
 
     let cuts: Vec<(&str, i32, f64)> = s
         .rfm_cuts
         .iter()
         .flat_map(|(measure, cuts)| cuts.iter().enumerate().map(move |(i, c)| (*measure, i as i32 + 1, *c)))
         .collect();
-    ctx.register_batch(
+    add(
         "rfm_cuts",
         batch(vec![
             text("measure", cuts.iter().map(|c| c.0)),
@@ -46,7 +52,7 @@ pub fn register(
     let score = |f: fn(&config::segments::Cell) -> u32| -> ArrayRef {
         Arc::new(Int32Array::from_iter_values(s.segments.iter().map(|c| f(c) as i32)))
     };
-    ctx.register_batch(
+    add(
         "rfm_segment_map",
         batch(vec![
             ("r_score", score(|c| c.r)),
@@ -56,7 +62,7 @@ pub fn register(
         ])?,
     )?;
 
-    ctx.register_batch(
+    add(
         "metric_rules",
         batch(vec![
             text("metric", s.metrics.iter().map(|m| m.name.as_str())),
@@ -78,7 +84,7 @@ pub fn register(
 
     let points: Vec<(&str, f64, f64)> =
         s.metrics.iter().flat_map(|m| m.points.iter().map(move |p| (m.name.as_str(), p[0], p[1]))).collect();
-    ctx.register_batch(
+    add(
         "metric_points",
         batch(vec![
             text("metric", points.iter().map(|p| p.0)),
@@ -87,7 +93,7 @@ pub fn register(
         ])?,
     )?;
 
-    ctx.register_batch(
+    add(
         "dimension_weights",
         batch(vec![
             text("dimension", s.dimension_weights.iter().map(|d| d.0)),
@@ -97,7 +103,7 @@ pub fn register(
 
     // Higher is healthier, so "the tier fell" reads `now < before`.
     let tier_rank = |tier: &str| canonical::TIERS.iter().rev().position(|t| *t == tier).map(|r| r as i32);
-    ctx.register_batch(
+    add(
         "tier_playbooks",
         batch(vec![
             text("health_tier", s.playbooks.keys().map(String::as_str)),
@@ -107,7 +113,7 @@ pub fn register(
     )?;
 
     let bands = pipeline.churn.bands();
-    ctx.register_batch(
+    add(
         "risk_bands",
         batch(vec![
             text("risk_band", bands.iter().map(|b| b.0)),
@@ -116,7 +122,7 @@ pub fn register(
         ])?,
     )?;
 
-    ctx.register_batch(
+    add(
         "sources",
         batch(vec![
             text("source", canonical::SOURCES.iter().map(|c| c.name)),
@@ -128,7 +134,7 @@ pub fn register(
             ),
         ])?,
     )?;
-    Ok(())
+    Ok(tables)
 }
 
 fn text<'a>(name: &'static str, values: impl Iterator<Item = &'a str>) -> (&'static str, ArrayRef) {

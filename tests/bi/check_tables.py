@@ -44,7 +44,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
 HEADER = "| column | type | unit | meaning | produced by |"
 PARTITION = "as_of"
 #: Folders under the output directory that are not tables.
-NOT_TABLES = {"runs", "models", "bronze", "drafts", "reports"}
+NOT_TABLES = {"runs", "models", "bronze", "facts", "drafts", "reports"}
 
 #: Documented type → (what pyarrow reports, what DuckDB reports).
 TYPES: dict[str, tuple[pa.DataType, str]] = {
