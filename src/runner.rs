@@ -160,13 +160,12 @@ fn score(
 
     bar.set_message("model: churn risk");
     let started = Instant::now();
-    let current = || -> Result<Table> {
-        let file = before.table(model::FEATURES).context("the SQL lane wrote no churn_features")?;
-        publish::read_table(model::FEATURES, &file.path)
-    };
-    let (churn, artifact, scores) = match plan {
-        ChurnPlan::Off => (ChurnReport::new("disabled", cfg), None, model::no_scores()),
+    // The model that scores the run, and its digest: the scores are computed in the second
+    // pass, unless a run saved the very scores of this model over the same features.
+    let (mut churn, artifact, scorer) = match plan {
+        ChurnPlan::Off => (ChurnReport::new("disabled", cfg), None, None),
         ChurnPlan::Saved(path) => {
+            let bytes = std::fs::read(&path).with_context(|| format!("reading the churn model {}", path.display()))?;
             let saved = model::load(&path)?;
             let mut report = ChurnReport::new("reused", cfg);
             report.model = Some(path);
@@ -175,10 +174,7 @@ fn score(
             report.training_churners = saved.training_churners;
             report.validation = saved.validation.clone();
             report.seconds_training = started.elapsed().as_secs_f64();
-            let scoring = Instant::now();
-            let scores = model::score(&saved.model, cfg, &current()?)?;
-            report.seconds_scoring = scoring.elapsed().as_secs_f64();
-            (report, None, scores)
+            (report, None, Some((saved.model, transform::digest_of_bytes(&bytes))))
         }
         ChurnPlan::Train => {
             let history = |dates: &[NaiveDate]| {
@@ -186,20 +182,18 @@ fn score(
                 publish::open_batches(&rows.path)
             };
             let trained = model::train(cfg, as_of, &history)?;
-            let mut report = trained.report;
             match trained.artifact {
                 Some(artifact) => {
-                    let scoring = Instant::now();
-                    let scores = model::score(&artifact.model, cfg, &current()?)?;
-                    report.seconds_scoring = scoring.elapsed().as_secs_f64();
-                    (report, Some(artifact), scores)
+                    let digest = transform::digest_of_bytes(&model::to_json(&artifact)?);
+                    let model = artifact.model.clone();
+                    (trained.report, Some(artifact), Some((model, digest)))
                 }
                 None => {
                     tracing::warn!(
                         "no churn model: {}; churn columns are left empty",
-                        report.reason.as_deref().unwrap_or("")
+                        trained.report.reason.as_deref().unwrap_or("")
                     );
-                    (report, None, model::no_scores())
+                    (trained.report, None, None)
                 }
             }
         }
@@ -210,6 +204,25 @@ fn score(
 
     bar.set_message("transform: alerts");
     let started = Instant::now();
+    let scoring_seconds = std::cell::Cell::new(0.0);
+    let compute = || -> Result<Table> {
+        let scoring = Instant::now();
+        let scores = match &scorer {
+            Some((model, _)) => {
+                let file = before.table(model::FEATURES).context("the SQL lane wrote no churn_features")?;
+                model::score(model, cfg, &publish::read_table(model::FEATURES, &file.path)?)?
+            }
+            None => model::no_scores(),
+        };
+        scoring_seconds.set(scoring.elapsed().as_secs_f64());
+        Ok(scores)
+    };
+    let bands = format!("{:?}", cfg.bands());
+    let model = match &scorer {
+        Some((_, digest)) => format!("{digest} {bands}"),
+        None => "no model".to_string(),
+    };
+    let scores = transform::ChurnScores { model, compute: &compute };
     let after = match before.table(HEALTH) {
         Some(_) => transform::after_model(engine, pipeline, as_of, inputs, &before, scores, sink)?,
         None => {
@@ -228,6 +241,7 @@ fn score(
     };
     transform_seconds += started.elapsed().as_secs_f64();
     stage_seconds.insert("transform".to_string(), transform_seconds);
+    churn.seconds_scoring = scoring_seconds.get();
     peak_memory_mib.extend(peak_memory().map(|m| ("transform".to_string(), m)));
     Ok(Scored { before, after, churn, artifact, stage_seconds, peak_memory_mib })
 }

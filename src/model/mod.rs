@@ -180,8 +180,7 @@ pub fn score(model: &ChurnModel, cfg: &Churn, current: &Table) -> Result<Table> 
             features.names
         );
     }
-    let risk = model.predict(features.x.view());
-    let drivers = model.drivers(features.x.view());
+    let (risk, drivers) = model.explain(features.x.view());
     let bands: Vec<&str> = risk.iter().map(|r| cfg.band(*r)).collect();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(features.customers)),

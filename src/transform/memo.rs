@@ -150,8 +150,8 @@ pub fn fingerprint(sql: &str, inputs: BTreeMap<String, String>) -> Fingerprint {
     Fingerprint { digest, sql, inputs }
 }
 
-/// A digest of a table's content (its Arrow IPC bytes: schema and values).
-pub fn content_digest(batches: &[RecordBatch]) -> Result<String> {
+/// A digest of a small table's content (its Arrow IPC bytes: schema and values).
+fn content_digest(batches: &[RecordBatch]) -> Result<String> {
     let mut bytes = Vec::new();
     if let Some(first) = batches.first() {
         let mut writer = StreamWriter::try_new(&mut bytes, &first.schema())?;
@@ -160,7 +160,12 @@ pub fn content_digest(batches: &[RecordBatch]) -> Result<String> {
         }
         writer.finish()?;
     }
-    Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)))
+    Ok(digest_of_bytes(&bytes))
+}
+
+/// A digest of bytes (a saved churn model, say), as fingerprints spell it.
+pub fn digest_of_bytes(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
 /// A digest of text parts, each ended so that ("ab", "c") and ("a", "bc") differ.
@@ -170,7 +175,7 @@ fn digest_of(parts: &[&str]) -> String {
         text.push_str(part);
         text.push('\u{1f}');
     }
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+    digest_of_bytes(text.as_bytes())
 }
 
 /// Why a model whose saved table does not fit runs again.

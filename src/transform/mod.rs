@@ -22,7 +22,6 @@ mod sources;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
@@ -30,7 +29,6 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{col, lit, SessionContext};
 use futures::StreamExt;
@@ -42,7 +40,7 @@ use crate::table::{Table, TableKind, TableSink, Written};
 
 pub use engine::{Engine, EngineOptions};
 use memo::Memo;
-pub use memo::{Rerun, Saved};
+pub use memo::{digest_of_bytes, Rerun, Saved};
 
 /// What the SQL models read besides the pipeline's rules.
 #[derive(Debug, Clone, Default)]
@@ -139,17 +137,27 @@ pub fn before_model(
     })
 }
 
+/// The churn model's scores for the second pass: what identifies the model that gives them
+/// (with its risk bands), and how to compute them (customer_id and
+/// [`canonical::CHURN_COLUMNS`]) when no saved table has them.
+pub struct ChurnScores<'a> {
+    pub model: String,
+    pub compute: &'a dyn Fn() -> Result<Table>,
+}
+
+/// The table of churn scores a run saves beside the models' tables.
+const CHURN_SCORES: &str = "churn_scores";
+
 /// The second pass: customer_health (of the first pass, `before`) with the churn model's
-/// columns (`churn`: customer_id and [`canonical::CHURN_COLUMNS`]) becomes `scored_health`,
-/// the published customer_health; then the published models that read it run, over the
-/// tables of the first pass.
+/// columns (`churn`) becomes `scored_health`, the published customer_health; then the
+/// published models that read it run, over the tables of the first pass.
 pub fn after_model(
     engine: &Engine,
     pipeline: &Pipeline,
     as_of: NaiveDate,
     inputs: &Inputs,
     before: &Pass,
-    churn: Table,
+    churn: ChurnScores,
     sink: &dyn TableSink,
 ) -> Result<Pass> {
     let after = after_model_tables(pipeline)?;
@@ -173,11 +181,21 @@ pub fn after_model(
              ORDER BY h.customer_id",
             columns.join(", ")
         );
+        let features = memo.digest(canonical::CHURN_FEATURES).unwrap_or_default().to_string();
+        let inputs =
+            BTreeMap::from([(canonical::CHURN_FEATURES.to_string(), features), ("model".to_string(), churn.model)]);
+        let scores_print = memo::fingerprint(CHURN_SCORES, inputs);
+        let scores = match memo.reusable(CHURN_SCORES, &scores_print) {
+            Some(file) => sink.adopt(CHURN_SCORES, &file, TableKind::Saved)?,
+            None => sink.write(&(churn.compute)()?, TableKind::Saved)?,
+        };
+        let scores_digest = scores_print.digest.clone();
+        memo.done(CHURN_SCORES, scores_print, CHURN_SCORES, TableKind::Saved);
+        sources::register_parquet(&ctx, CHURN_SCORES, &scores.path).await?;
         let health = memo.digest(HEALTH).context("customer_health ran in the first pass")?.to_string();
-        let scores = memo::content_digest(&churn.batches)?;
         let print = memo::fingerprint(
             &sql,
-            BTreeMap::from([(HEALTH.to_string(), health), ("churn_scores".to_string(), scores)]),
+            BTreeMap::from([(HEALTH.to_string(), health), (CHURN_SCORES.to_string(), scores_digest)]),
         );
         // Unpublished, it is saved under its own name: customer_health is the first pass's.
         let (table, kind) = match kind_of(HEALTH) {
@@ -186,13 +204,7 @@ pub fn after_model(
         };
         let scored = match memo.reusable(models::SCORED, &print) {
             Some(file) => sink.adopt(table, &file, kind)?,
-            None => {
-                ctx.register_table(
-                    "churn_scores",
-                    Arc::new(MemTable::try_new(churn.schema.clone(), vec![churn.batches])?),
-                )?;
-                write(&ctx, ctx.sql(&sql).await?, table, kind, sink).await?
-            }
+            None => write(&ctx, ctx.sql(&sql).await?, table, kind, sink).await?,
         };
         memo.done(models::SCORED, print, table, kind);
         sources::register_parquet(&ctx, models::SCORED, &scored.path).await?;
