@@ -69,6 +69,64 @@ fn query_prints_writes_csv_and_parquet_and_names_the_tables_when_sql_is_wrong() 
     assert!(stderr.contains("customer_health") && stderr.contains("bronze_invoices"), "{stderr}");
 }
 
+#[test]
+fn query_only_reads_and_its_csv_cannot_carry_formulas() {
+    let (out, files) = (published(), tempfile::tempdir().unwrap());
+    let target = files.path().join("copied.csv");
+    let writes = [
+        format!("COPY (SELECT * FROM kpis) TO '{}'", target.display()),
+        "INSERT INTO kpis SELECT * FROM kpis".to_string(),
+        format!("CREATE EXTERNAL TABLE secrets STORED AS CSV LOCATION '{}'", files.path().display()),
+        "CREATE TABLE t AS SELECT 1 AS x".to_string(),
+        "CREATE VIEW v AS SELECT 1 AS x".to_string(),
+        "DROP TABLE kpis".to_string(),
+        "SET datafusion.execution.batch_size = 1".to_string(),
+    ];
+    for sql in &writes {
+        let refused = vitals(&["query", "pipelines/sample.toml", sql], out);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{sql}: {stderr}");
+        assert!(stderr.contains("vitals query only reads"), "{sql}: {stderr}");
+    }
+    assert!(!target.exists(), "COPY wrote {}", target.display());
+    assert!(count(out, "SELECT COUNT(*) FROM kpis") > 0, "kpis is still there");
+
+    let csv = files.path().join("cells.csv");
+    let sql = "SELECT '=HYPERLINK(\"http://x\")' AS a, '+1' AS b, '-2+3' AS c, '@SUM(A1)' AS d, 'fine' AS e, -5 AS n";
+    stdout(&vitals(&["query", "pipelines/sample.toml", sql, "--output", csv.to_str().unwrap()], out));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let row = text.lines().nth(1).unwrap();
+    assert!(row.starts_with("\"'=HYPERLINK("), "a formula reads as text: {text}");
+    assert!(row.ends_with(",'+1,'-2+3,'@SUM(A1),fine,-5"), "{text}");
+
+    // A file that cannot be written fails the command, and says where.
+    let nowhere = files.path().join("missing-folder").join("x.csv");
+    let failed =
+        vitals(&["query", "pipelines/sample.toml", "SELECT 1 AS x", "--output", nowhere.to_str().unwrap()], out);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not write") && stderr.contains("x.csv"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&failed.stdout).contains("rows written"));
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_query_quietly() {
+    use std::io::Read;
+    let mut child = common::vitals()
+        .args(["query", "pipelines/sample.toml", "SELECT * FROM customer_metrics", "--out"])
+        .arg(published())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// The one number a `vitals query` prints.
 fn count(out: &Path, sql: &str) -> i64 {
     let text = stdout(&vitals(&["query", "pipelines/sample.toml", sql], out));

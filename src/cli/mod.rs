@@ -259,6 +259,17 @@ fn score(pipeline: &std::path::Path, as_of: Option<NaiveDate>, out: Option<PathB
     Ok(())
 }
 
+/// Prints `text` to standard output; a reader that closed the pipe early (`vitals query …
+/// | head`) ends the command quietly, not with an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        done => done.context("writing to standard output"),
+    }
+}
+
 fn print_rescored(rescored: &runner::Rescored, pipeline: &Pipeline) {
     println!(
         "re-scored as of {} with the rules in {} in {:.2} s",
@@ -327,7 +338,7 @@ fn diff_against(
     let engine = Engine::for_reading()?;
     let diff = engine.block_on(crate::transform::diff::compare(&engine, &before, after))?;
     let now = format!("current rules as of {}", rescored.as_of);
-    print!("{}", diff::render(&diff, &label, &now, limit));
+    emit(&diff::render(&diff, &label, &now, limit))?;
     Ok(())
 }
 
@@ -372,14 +383,12 @@ fn execute(cli: Cli) -> Result<()> {
         Command::History { pipeline, customer, out } => {
             let out = output_dir(&pipeline, out)?;
             let engine = Engine::for_reading()?;
-            print!("{}", engine.block_on(history::render(&engine, &out, &customer))?);
-            Ok(())
+            emit(&engine.block_on(history::render(&engine, &out, &customer))?)
         }
         Command::Query { pipeline, sql, output, out } => {
             let out = output_dir(&pipeline, out)?;
             let engine = Engine::for_reading()?;
-            print!("{}", engine.block_on(query::run(&engine, &out, &sql, output.as_deref()))?);
-            Ok(())
+            emit(&engine.block_on(query::run(&engine, &out, &sql, output.as_deref()))?)
         }
         Command::Report { pipeline, as_of, out, output } => {
             let out = output_dir(&pipeline, out)?;
@@ -390,10 +399,7 @@ fn execute(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Segments { pipeline } => {
-            print!("{}", segments::render(&Pipeline::load(&pipeline)?.scoring));
-            Ok(())
-        }
+        Command::Segments { pipeline } => emit(&segments::render(&Pipeline::load(&pipeline)?.scoring)),
         Command::SampleData { customers, seed, end, out } => {
             let summary = sample_data::generate(&SampleOptions { customers, seed, out, end })?;
             if !cli.quiet {
