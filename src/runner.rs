@@ -267,7 +267,9 @@ fn engine(pipeline: &Pipeline, sink: &dyn TableSink) -> Result<Engine> {
 }
 
 /// Runs a pipeline end to end, alone on its output directory, and returns the manifest it
-/// published. A failed run publishes nothing and leaves `runs/<as_of>/failure.json`.
+/// published. A run that fails before its commit point publishes nothing; one that fails
+/// after it is published in part, which the next run finishes. Either way it leaves
+/// `runs/<as_of>/failure.json` saying which.
 pub fn run(pipeline: &Pipeline, settings: &RunSettings) -> Result<Manifest> {
     let started_at = chrono::Local::now();
     let who = format!("pipeline {} as of {}", pipeline.file.display(), settings.as_of);
@@ -282,12 +284,16 @@ pub fn run(pipeline: &Pipeline, settings: &RunSettings) -> Result<Manifest> {
             Ok(manifest)
         }
         Err(error) => {
+            // Past the commit point the run is published in part, and the next run finishes it.
+            let committed = out.staging(settings.as_of).journal_file().exists();
             let record = serde_json::json!({
                 "pipeline": pipeline.file,
                 "as_of": settings.as_of,
                 "started_at": started_at.to_rfc3339(),
                 "failed_at": chrono::Local::now().to_rfc3339(),
                 "exit_code": exit_code(&error),
+                "committed": committed,
+                "published": if committed { "partly: the next run finishes the publish" } else { "nothing" },
                 "error": format!("{error:#}"),
             });
             if let Err(e) = publish::write_atomically(&failure, &serde_json::to_vec_pretty(&record)?) {
@@ -443,6 +449,13 @@ impl Rescored {
 pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Result<Rescored> {
     let started = Instant::now();
     let out = OutputLayout::new(out);
+    // Alone against runs, so it reads one committed run; a run interrupted after its
+    // commit point is finished first. (No output folder yet: nothing to lock, nor to score.)
+    let _lock = match out.root().exists() {
+        true => Some(lock::acquire(&out, &format!("vitals score {}", pipeline.file.display()))?),
+        false => None,
+    };
+    publish::recover(&out)?;
     let as_of = match as_of {
         Some(date) => date,
         None => newest_ingest(pipeline, &out)?,
@@ -541,7 +554,15 @@ pub fn newest_ingest(pipeline: &Pipeline, out: &OutputLayout) -> Result<NaiveDat
 
 /// The newest customer_health published before `as_of`: its date and its file.
 pub fn previous_health(out: &OutputLayout, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
-    out.partitions(HEALTH).into_iter().rfind(|d| *d < as_of).map(|d| (d, out.table_file(HEALTH, d)))
+    let file = |d: NaiveDate| out.table_file(HEALTH, d);
+    let readable = |d: &NaiveDate| {
+        let ok = transform::outputs::readable(&file(*d));
+        if !ok {
+            tracing::warn!(file = %file(*d).display(), "not a readable customer_health; trends compare with an earlier run");
+        }
+        ok
+    };
+    out.partitions(HEALTH).into_iter().filter(|d| *d < as_of).rfind(readable).map(|d| (d, file(d)))
 }
 
 /// The newest saved churn model trained on or before `as_of`.

@@ -24,15 +24,6 @@ fn published() -> &'static Path {
     })
 }
 
-/// The sample pipeline rewritten into `dir` with absolute paths, after `edit`.
-fn sample_pipeline(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
-    let text = text.replace("\"../", &format!("\"{}/", repo().display()));
-    let file = dir.join("pipeline.toml");
-    std::fs::write(&file, edit(text)).unwrap();
-    file
-}
-
 #[test]
 fn query_prints_writes_csv_and_parquet_and_names_the_tables_when_sql_is_wrong() {
     let (out, files) = (published(), tempfile::tempdir().unwrap());

@@ -8,7 +8,7 @@
 //! before the journal leaves only staging, which the next run deletes; one killed after it
 //! is finished by the next run ([`recover`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -32,10 +32,15 @@ pub struct Staging {
     partitions: Mutex<BTreeSet<String>>,
 }
 
-/// What a committed run publishes: its partitions (table folders) and its manifest.
+/// What a committed run publishes: its partitions (table folders), the files of each, and
+/// its manifest.
 #[derive(Serialize, Deserialize)]
 struct Journal {
     partitions: Vec<String>,
+    /// The files each partition holds once published; anything else in its folder is an
+    /// earlier run's and goes. (Absent in journals of older versions: nothing is removed.)
+    #[serde(default)]
+    files: BTreeMap<String, Vec<String>>,
     manifest: Manifest,
 }
 
@@ -67,12 +72,23 @@ impl Staging {
     /// same date is replaced: a rerun of a date overwrites it.
     pub fn commit(self, manifest: &Manifest) -> Result<()> {
         let partitions: Vec<String> = self.partitions.into_inner().expect("not poisoned").into_iter().collect();
+        let mut files = BTreeMap::new();
         for table in &partitions {
-            sync_folder(&self.staged.partition_dir(table, self.as_of))?;
+            let dir = self.staged.partition_dir(table, self.as_of);
+            files.insert(table.clone(), sync_folder(&dir)?);
         }
-        let journal = Journal { partitions, manifest: manifest.clone() };
-        write_atomically(&self.staged.journal_file(), &serde_json::to_vec_pretty(&journal)?)?;
-        apply(&self.out, &self.staged)
+        let journal = Journal { partitions, files, manifest: manifest.clone() };
+        let path = self.staged.journal_file();
+        write_atomically(&path, &serde_json::to_vec_pretty(&journal)?)?;
+        sync_dir(self.staged.root())?;
+        apply(&self.out, &self.staged).with_context(|| {
+            format!(
+                "the run as of {} is committed ({}) but publishing it stopped: some tables are new, \
+                 some still old. The next `vitals run` on this output finishes the publish first",
+                self.as_of,
+                path.display()
+            )
+        })
     }
 }
 
@@ -137,24 +153,82 @@ fn apply(out: &OutputLayout, staged: &OutputLayout) -> Result<()> {
     let as_of = journal.manifest.as_of;
     for table in &journal.partitions {
         let (from, to) = (staged.partition_dir(table, as_of), out.partition_dir(table, as_of));
-        let Ok(files) = std::fs::read_dir(&from) else { continue };
         std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
-        for file in files {
-            let file = file?;
-            let target = to.join(file.file_name());
-            std::fs::rename(file.path(), &target).with_context(|| format!("publishing {}", target.display()))?;
+        if let Ok(files) = std::fs::read_dir(&from) {
+            for file in files {
+                let file = file?;
+                let target = to.join(file.file_name());
+                std::fs::rename(file.path(), &target).with_context(|| format!("publishing {}", target.display()))?;
+            }
         }
+        if let Some(keep) = journal.files.get(table) {
+            remove_others(&to, keep)?;
+        }
+        sync_dir(&to)?;
+    }
+    if !journal.files.is_empty() {
+        // A model reused from this very date stays: the manifest names it.
+        let reused_here = journal.manifest.churn.model.as_deref() == Some(out.model_file(as_of).as_path());
+        remove_stale_partitions(out, as_of, &journal.partitions, reused_here)?;
     }
     write_manifest(out, &journal.manifest)?;
+    sync_dir(&out.run_dir(as_of))?;
     std::fs::remove_dir_all(staged.root()).with_context(|| format!("cleaning {}", staged.root().display()))
 }
 
-/// Flushes a staged partition's files to disk, so the commit point never refers to data
-/// still only in memory.
-fn sync_folder(dir: &Path) -> Result<()> {
-    let Ok(files) = std::fs::read_dir(dir) else { return Ok(()) };
-    for file in files {
-        File::open(file?.path())?.sync_all()?;
+/// Removes the files of a published partition folder that the committed run did not write.
+fn remove_others(dir: &Path, keep: &[String]) -> Result<()> {
+    for file in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let file = file?;
+        let name = file.file_name().to_string_lossy().to_string();
+        if !keep.contains(&name) && file.file_type()?.is_file() {
+            std::fs::remove_file(file.path())
+                .with_context(|| format!("removing the stale {}", file.path().display()))?;
+        }
     }
     Ok(())
+}
+
+/// Removes the partitions of date `as_of` that an earlier run of that date published and
+/// this one does not (a table dropped from `publish`, a source removed, a model reused
+/// rather than trained), so no stale partition outlives a rerun.
+fn remove_stale_partitions(out: &OutputLayout, as_of: NaiveDate, published: &[String], keep_model: bool) -> Result<()> {
+    let mut tables: Vec<String> = out.table_dirs().unwrap_or_default().into_iter().map(|(t, _)| t).collect();
+    tables.extend(out.bronze_dirs().into_iter().map(|(s, _)| OutputLayout::bronze_table(&s)));
+    if !keep_model {
+        tables.push(OutputLayout::models_table().to_string());
+    }
+    tables.push(OutputLayout::facts_table().to_string());
+    for table in tables.iter().filter(|t| !published.contains(t)) {
+        let dir = out.partition_dir(table, as_of);
+        if dir.exists() {
+            tracing::info!(partition = %dir.display(), "removing a partition this run no longer produces");
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing the stale {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Flushes a staged partition's files to disk, so the commit point never refers to data
+/// still only in memory; returns their names.
+fn sync_folder(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let Ok(files) = std::fs::read_dir(dir) else { return Ok(names) };
+    for file in files {
+        let file = file?;
+        File::open(file.path())?.sync_all()?;
+        names.push(file.file_name().to_string_lossy().to_string());
+    }
+    sync_dir(dir)?;
+    names.sort();
+    Ok(names)
+}
+
+/// Flushes a folder's entries (the renames and new files in it), so they survive a power
+/// loss and not only a killed process.
+fn sync_dir(dir: &Path) -> Result<()> {
+    match File::open(dir) {
+        Ok(folder) => folder.sync_all().with_context(|| format!("flushing the folder {}", dir.display())),
+        Err(_) => Ok(()),
+    }
 }

@@ -34,6 +34,15 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()
 }
 
+/// The sample pipeline rewritten into `dir` with absolute paths, after `edit`.
+pub fn sample_pipeline(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
+    let text = text.replace("\"../", &format!("\"{}/", repo().display()));
+    let file = dir.join("pipeline.toml");
+    std::fs::write(&file, edit(text)).unwrap();
+    file
+}
+
 /// Runs the sample pipeline as of `as_of` into `out`; panics with stderr when it fails.
 pub fn run_sample(out: &Path, as_of: &str) {
     let output = vitals_out(&["run", "pipelines/sample.toml", "--quiet", "--as-of", as_of], out);

@@ -1,0 +1,120 @@
+//! What a careful user finds when things go wrong around a run: a rerun that publishes less
+//! than the run before it, a re-score while a run holds the output, folders vitals did not
+//! write, and a publish that stops after its commit point.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use vitals::layout::OutputLayout;
+
+fn run(pipeline: &Path, out: &Path) -> std::process::Output {
+    vitals().args(["run", "--quiet"]).arg(pipeline).arg("--out").arg(out).output().unwrap()
+}
+
+#[test]
+fn a_rerun_removes_what_that_date_no_longer_produces() {
+    let (dir, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let layout = OutputLayout::new(out.path());
+    let date = day("2026-06-30");
+    let all = sample_pipeline(dir.path(), |t| t);
+    assert!(run(&all, out.path()).status.success());
+    assert!(layout.table_file("kpis", date).exists());
+    assert!(layout.bronze_file("surveys", date).exists());
+    let stray = layout.partition_dir("alerts", date).join("part-1.parquet");
+    std::fs::copy(layout.table_file("alerts", date), &stray).unwrap();
+
+    // The same date again, without kpis published and without the survey export.
+    let less = sample_pipeline(dir.path(), |t| {
+        let t = t.replace(
+            r#"publish = ["customer_health", "customer_metrics", "kpis", "alerts"]"#,
+            r#"publish = ["customer_health", "customer_metrics", "alerts"]"#,
+        );
+        let start = t.find("[sources.surveys]").unwrap();
+        let end = t.find("[sources.relationship_assessments]").unwrap();
+        format!("{}{}", &t[..start], &t[end..])
+    });
+    let output = run(&less, out.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!layout.partition_dir("kpis", date).exists(), "kpis as of {date} outlived the rerun");
+    assert!(!layout.partition_dir(&OutputLayout::bronze_table("surveys"), date).exists(), "bronze/surveys outlived it");
+    assert!(!stray.exists(), "a file no run wrote stays in a published partition");
+    assert!(layout.table_file("alerts", date).exists() && layout.table_file("customer_health", date).exists());
+    let kpis = vitals_out(&["query", "pipelines/sample.toml", "SELECT COUNT(*) FROM kpis"], out.path());
+    assert_eq!(kpis.status.code(), Some(1), "no kpis table is left to read");
+}
+
+#[test]
+fn a_rescore_waits_for_no_one_and_refuses_while_a_run_writes() {
+    let out = tempfile::tempdir().unwrap();
+    run_sample(out.path(), "2026-06-30");
+    let lock = vitals::publish::lock::acquire(&OutputLayout::new(out.path()), "a test holding the output").unwrap();
+    let score = vitals_out(&["score", "pipelines/sample.toml"], out.path());
+    let stderr = String::from_utf8_lossy(&score.stderr);
+    assert_eq!(score.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("a test holding the output"), "{stderr}");
+    drop(lock);
+    assert!(vitals_out(&["score", "pipelines/sample.toml"], out.path()).status.success());
+}
+
+#[test]
+fn folders_vitals_did_not_write_are_named_and_left_out_by_readers_and_runs() {
+    let out = tempfile::tempdir().unwrap();
+    run_sample(out.path(), "2026-06-30");
+    let layout = OutputLayout::new(out.path());
+    std::fs::create_dir_all(out.path().join("lost+found")).unwrap();
+    let backup = out.path().join("customer_health.bak/as_of=2026-06-30");
+    std::fs::create_dir_all(&backup).unwrap();
+    std::fs::copy(layout.table_file("customer_health", day("2026-06-30")), backup.join("part-0.parquet")).unwrap();
+    std::fs::create_dir_all(out.path().join("empty_table")).unwrap();
+    // A damaged customer_health of an earlier date: the next run's previous_health.
+    let damaged = layout.table_file("customer_health", day("2026-06-23"));
+    std::fs::create_dir_all(damaged.parent().unwrap()).unwrap();
+    std::fs::write(&damaged, b"PAR1 not really parquet").unwrap();
+
+    let query =
+        vitals_out(&["query", "pipelines/sample.toml", "SELECT COUNT(*) AS n FROM customer_health"], out.path());
+    let stderr = String::from_utf8_lossy(&query.stderr);
+    assert!(query.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&query.stdout).contains("2000"), "only the readable partition counts");
+    for named in ["lost+found", "customer_health.bak", "empty_table", "as_of=2026-06-23"] {
+        assert!(stderr.contains(named), "no warning names {named}: {stderr}");
+    }
+    let history = vitals_out(&["history", "pipelines/sample.toml", "C0000009"], out.path());
+    assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));
+    let report = vitals_out(&["report", "pipelines/sample.toml"], out.path());
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+
+    // A rerun of 2026-06-30 compares with the newest earlier run it can read: none.
+    let output = vitals_out(&["run", "pipelines/sample.toml"], out.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("as_of=2026-06-23"), "the damaged previous run is named: {stderr}");
+    assert_eq!(manifest(out.path(), "2026-06-30").previous_as_of, None);
+}
+
+#[test]
+fn a_publish_stopped_after_its_commit_point_says_so_and_the_next_run_finishes_it() {
+    let out = tempfile::tempdir().unwrap();
+    let layout = OutputLayout::new(out.path());
+    // A file where the kpis partition folder goes: the publish fails after the journal.
+    let blocker = layout.partition_dir("kpis", day("2026-06-30"));
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let failed = vitals_out(&["run", "pipelines/sample.toml", "--quiet"], out.path());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is committed") && stderr.contains("finishes the publish"), "{stderr}");
+    let failure: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.failure_file(day("2026-06-30"))).unwrap()).unwrap();
+    assert_eq!(failure["committed"], serde_json::json!(true), "{failure}");
+    assert!(failure["published"].as_str().unwrap().starts_with("partly"), "{failure}");
+
+    std::fs::remove_file(&blocker).unwrap();
+    let score = vitals_out(&["score", "pipelines/sample.toml"], out.path());
+    assert!(score.status.success(), "{}", String::from_utf8_lossy(&score.stderr));
+    assert!(layout.table_file("kpis", day("2026-06-30")).exists(), "the re-score finished the publish first");
+    assert!(layout.manifest_file(day("2026-06-30")).exists());
+    assert!(!layout.staging_root().join("as_of=2026-06-30").exists());
+}
