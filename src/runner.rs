@@ -331,7 +331,9 @@ fn publish_run(
             "ingested"
         );
     }
-    ingest::check_quality(pipeline, &ingested.reports)?;
+    let previous_inputs =
+        previous.as_ref().and_then(|(d, _)| Some((*d, Manifest::read(&out.manifest_file(*d)).ok()?.inputs)));
+    ingest::check_quality(pipeline, &ingested.reports, previous_inputs.as_ref().map(|(d, r)| (*d, r.as_slice())))?;
 
     let engine = engine(pipeline, &staging)?;
     let bronze = ingested.bronze.iter().map(|w| (source_of(&w.name).to_string(), w.path.clone())).collect();

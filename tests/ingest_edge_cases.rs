@@ -130,12 +130,49 @@ fn an_empty_file_and_a_missing_file_are_clear_errors() {
 }
 
 #[test]
-fn a_header_only_file_is_zero_rows_not_an_error() {
+fn a_header_only_file_stops_the_run_unless_its_source_allows_no_rows() {
     let fx = Fixture::new();
     fx.write("invoices.csv", HEADER);
-    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let err = fx.run(INVOICES_SECTION).unwrap_err();
+    assert!(err.downcast_ref::<vitals::ingest::QualityGate>().is_some(), "exit code 3: {err:#}");
+    let text = format!("{err:#}");
+    assert!(text.contains("source invoices read 0 rows") && text.contains("min_rows 1"), "{text}");
+    assert!(!fx.out().join("customer_health").exists(), "nothing published");
+
+    let allowed = INVOICES_SECTION.replace("max_reject_ratio = 1.0", "max_reject_ratio = 1.0\nmin_rows = 0");
+    let manifest = fx.run(&allowed).unwrap();
     assert_eq!(manifest.inputs[0].rows_read, 0);
     assert_eq!(manifest.tables["customer_health"].rows, 0);
+}
+
+#[test]
+fn an_export_that_lost_most_of_its_rows_since_the_previous_run_stops_the_run() {
+    let fx = Fixture::new();
+    let rows = |n: usize| {
+        let mut csv = HEADER.to_string();
+        for i in 0..n {
+            csv.push_str(&format!("C{i},2026-05-{:02},100.00,I{i}\n", i % 28 + 1));
+        }
+        csv
+    };
+    fx.write("invoices.csv", rows(40));
+    let week = |as_of: &str, section: &str| {
+        let file = fx.pipeline(section);
+        let pipeline = vitals::config::Pipeline::load(&file).unwrap();
+        let mut settings = vitals::runner::RunSettings::resolve(&pipeline, None, None, false).unwrap();
+        settings.as_of = day(as_of);
+        vitals::runner::run(&pipeline, &settings)
+    };
+    week("2026-06-23", INVOICES_SECTION).unwrap();
+    fx.write("invoices.csv", rows(15));
+    let err = week("2026-06-30", INVOICES_SECTION).unwrap_err();
+    assert!(err.downcast_ref::<vitals::ingest::QualityGate>().is_some(), "exit code 3: {err:#}");
+    let text = format!("{err:#}");
+    assert!(text.contains("read 15 rows") && text.contains("against 40 in the run as of 2026-06-23"), "{text}");
+    assert!(text.contains("max_row_drop 0.5"), "{text}");
+
+    let relaxed = INVOICES_SECTION.replace("max_reject_ratio = 1.0", "max_reject_ratio = 1.0\nmax_row_drop = 0.7");
+    week("2026-06-30", &relaxed).unwrap();
 }
 
 #[test]

@@ -73,10 +73,19 @@ pub struct SourceConfig {
     pub columns: BTreeMap<String, String>,
     /// Rejected rows / rows read above which the run stops before publishing.
     pub max_reject_ratio: f64,
+    /// Fewer rows read than this stop the run (an export with a header and nothing else).
+    pub min_rows: u64,
+    /// The share by which rows read may fall against the previous run before the run stops
+    /// (1 turns the check off).
+    pub max_row_drop: f64,
 }
 
 /// The data-quality gate when a source sets no `max_reject_ratio`.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.1;
+/// An export must have a row unless its source says `min_rows = 0`.
+pub const DEFAULT_MIN_ROWS: u64 = 1;
+/// An export may lose half its rows from one run to the next, not more.
+pub const DEFAULT_MAX_ROW_DROP: f64 = 0.5;
 
 impl SourceConfig {
     pub fn name(&self) -> &'static str {
@@ -132,6 +141,8 @@ struct SourceSpec {
     thousands_separator: Option<String>,
     decimal_separator: Option<String>,
     max_reject_ratio: Option<f64>,
+    min_rows: Option<u64>,
+    max_row_drop: Option<f64>,
     #[serde(default)]
     columns: BTreeMap<String, String>,
 }
@@ -397,6 +408,13 @@ fn source_config(
             here("max_reject_ratio")
         ));
     }
+    let max_row_drop = s.max_row_drop.unwrap_or(DEFAULT_MAX_ROW_DROP);
+    if !(0.0..=1.0).contains(&max_row_drop) {
+        problems.push(format!(
+            "{}: {max_row_drop} must be a share between 0 and 1 (0.5 = half the rows; 1 = no check)",
+            here("max_row_drop")
+        ));
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -411,6 +429,8 @@ fn source_config(
         decimal_separator,
         columns: s.columns,
         max_reject_ratio,
+        min_rows: s.min_rows.unwrap_or(DEFAULT_MIN_ROWS),
+        max_row_drop,
     })
 }
 

@@ -34,9 +34,51 @@ use crate::table::{TableKind, TableSink, TableWriter, Written};
 #[error("{0}")]
 pub struct QualityGate(String);
 
-/// Stops the run when a source's share of rejected rows is above its gate, naming the
-/// source, the counts and the commonest reasons.
-pub fn check_quality(pipeline: &Pipeline, reports: &[SourceReport]) -> std::result::Result<(), QualityGate> {
+/// Stops the run when a source's share of rejected rows is above its gate (naming the
+/// source, the counts and the commonest reasons), when it read fewer rows than its
+/// `min_rows`, or fewer than `max_row_drop` allows against `previous` (the reports of the
+/// previous run, with its date).
+pub fn check_quality(
+    pipeline: &Pipeline,
+    reports: &[SourceReport],
+    previous: Option<(NaiveDate, &[SourceReport])>,
+) -> std::result::Result<(), QualityGate> {
+    let mut volume: Vec<String> = Vec::new();
+    for report in reports {
+        let Some(cfg) = pipeline.source(&report.source) else { continue };
+        if report.rows_read < cfg.min_rows {
+            volume.push(format!(
+                "source {} read {} rows from {}, fewer than its min_rows {} (an export with a header and no rows?)",
+                report.source,
+                report.rows_read,
+                cfg.path.display(),
+                cfg.min_rows
+            ));
+            continue;
+        }
+        let before = previous.and_then(|(d, p)| p.iter().find(|r| r.source == report.source).map(|r| (d, r.rows_read)));
+        if let Some((date, before)) = before.filter(|(_, n)| *n > 0) {
+            let drop = 1.0 - report.rows_read as f64 / before as f64;
+            if drop > cfg.max_row_drop {
+                volume.push(format!(
+                    "source {} read {} rows from {}, against {before} in the run as of {date} ({:.0} % fewer, more than its max_row_drop {})",
+                    report.source,
+                    report.rows_read,
+                    cfg.path.display(),
+                    100.0 * drop,
+                    cfg.max_row_drop
+                ));
+            }
+        }
+    }
+    if !volume.is_empty() {
+        return Err(QualityGate(format!(
+            "data-quality gate: {}. Nothing was published. Check that the export is complete; if this volume is \
+             expected, set [sources.<name>] min_rows or max_row_drop in {}",
+            volume.join(". "),
+            pipeline.file.display()
+        )));
+    }
     let failed: Vec<String> = reports
         .iter()
         .filter(|r| r.reject_ratio() > r.max_reject_ratio)
