@@ -180,6 +180,17 @@ impl OutputLayout {
         self.root.join(format!(".{WORK}-{pid}"))
     }
 
+    /// The dates of the runs with a folder under `runs/`, oldest first.
+    pub fn run_dates(&self) -> Vec<NaiveDate> {
+        let mut dates: Vec<NaiveDate> = subfolders(&self.root.join(RUNS))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, _)| name.parse().ok())
+            .collect();
+        dates.sort();
+        dates
+    }
+
     /// The as_of dates of a table's partitions, oldest first.
     pub fn partitions(&self, table: &str) -> Vec<NaiveDate> {
         let mut dates: Vec<NaiveDate> = std::fs::read_dir(self.table_dir(table))

@@ -414,6 +414,16 @@ fn publish_run(
     manifest.peak_memory_mib.extend(peak_memory().map(|m| ("publish".to_string(), m)));
     manifest.finished_at = chrono::Local::now().to_rfc3339();
     staging.commit(&manifest)?;
+    // Published: what retention removes now is history, so a failure here is a warning.
+    let removals = publish::retention::plan(out, pipeline.retention);
+    match publish::retention::remove(&removals) {
+        Ok(()) => {
+            for removal in &removals {
+                tracing::info!(folder = %removal.path.display(), bytes = removal.bytes, "removed by retention");
+            }
+        }
+        Err(e) => tracing::warn!("retention could not remove everything it meant to: {e:#}"),
+    }
     bar.finish_and_clear();
     Ok(manifest)
 }

@@ -118,3 +118,49 @@ fn a_publish_stopped_after_its_commit_point_says_so_and_the_next_run_finishes_it
     assert!(layout.manifest_file(day("2026-06-30")).exists());
     assert!(!layout.staging_root().join("as_of=2026-06-30").exists());
 }
+
+#[test]
+fn retention_keeps_the_newest_bronze_and_what_a_rescore_needs_and_prune_says_what_it_frees() {
+    let (dir, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let layout = OutputLayout::new(out.path());
+    let bronze = |date: &str| layout.bronze_file("invoices", day(date)).exists();
+    let facts = |date: &str| layout.fingerprints_file(day(date)).exists();
+    run_sample(out.path(), "2026-06-16");
+    run_sample(out.path(), "2026-06-23");
+    // A draft of the first night: a re-score of it may still be wanted.
+    let score = vitals_out(&["score", "pipelines/sample.toml", "--as-of", "2026-06-16"], out.path());
+    assert!(score.status.success(), "{}", String::from_utf8_lossy(&score.stderr));
+
+    let keep_one = sample_pipeline(dir.path(), |t| t.replacen("[run]\n", "[run]\nkeep_bronze = 1\n", 1));
+    let run = vitals_out(&["run", keep_one.to_str().unwrap(), "--quiet"], out.path());
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(bronze("2026-06-30") && facts("2026-06-30"), "the newest night stays");
+    assert!(!bronze("2026-06-23") && !facts("2026-06-23"), "beyond keep_bronze, bronze and facts go");
+    assert!(bronze("2026-06-16"), "a night with drafts keeps its bronze");
+    for date in ["2026-06-16", "2026-06-23", "2026-06-30"] {
+        assert!(layout.table_file("customer_health", day(date)).exists(), "published partitions stay: {date}");
+    }
+
+    let keep_runs =
+        sample_pipeline(dir.path(), |t| t.replacen("[run]\n", "[run]\nkeep_bronze = 1\nkeep_runs = 1\n", 1));
+    let dry = vitals_out(&["prune", keep_runs.to_str().unwrap(), "--dry-run"], out.path());
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(text.contains("would remove") && text.contains("customer_health/as_of=2026-06-23"), "{text}");
+    assert!(text.contains("MB to free"), "{text}");
+    assert!(layout.table_file("customer_health", day("2026-06-23")).exists(), "a dry run removes nothing");
+
+    let pruned = vitals_out(&["prune", keep_runs.to_str().unwrap()], out.path());
+    assert!(pruned.status.success(), "{}", String::from_utf8_lossy(&pruned.stderr));
+    assert!(String::from_utf8_lossy(&pruned.stdout).contains("MB freed"));
+    for date in ["2026-06-16", "2026-06-23"] {
+        assert!(!layout.partition_dir("customer_health", day(date)).exists(), "{date} is pruned");
+        assert!(!layout.run_dir(day(date)).exists(), "its manifest goes with it: {date}");
+    }
+    assert!(layout.table_file("customer_health", day("2026-06-30")).exists() && bronze("2026-06-30"));
+
+    let refused = sample_pipeline(dir.path(), |t| t.replacen("[run]\n", "[run]\nkeep_bronze = 0\n", 1));
+    let check = vitals_out(&["prune", refused.to_str().unwrap()], out.path());
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stderr).contains("keep_bronze = 0"));
+}

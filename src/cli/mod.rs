@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::canonical::HEALTH;
 use crate::config::Pipeline;
 use crate::layout::OutputLayout;
+use crate::publish;
 use crate::report;
 use crate::runner::{self, exit, ModelChoice, RunSettings};
 use crate::sample_data::{self, SampleOptions};
@@ -82,6 +83,19 @@ pub enum Command {
         /// Re-score this ingested date; defaults to the newest.
         #[arg(long)]
         as_of: Option<NaiveDate>,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Remove the history `[run] keep_bronze` and `keep_runs` no longer keep (each run does
+    /// this after publishing): bronze and saved model tables of older nights, and with
+    /// keep_runs every published partition of older nights.
+    Prune {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// List what would go and the space it would free; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -259,6 +273,32 @@ fn score(pipeline: &std::path::Path, as_of: Option<NaiveDate>, out: Option<PathB
     Ok(())
 }
 
+fn prune(pipeline: &std::path::Path, dry_run: bool, out: Option<PathBuf>) -> Result<()> {
+    let pipeline = Pipeline::load(pipeline)?;
+    let out = OutputLayout::new(RunSettings::resolve(&pipeline, None, out, false)?.out);
+    let _lock = publish::lock::acquire(&out, &format!("vitals prune {}", pipeline.file.display()))?;
+    let removals = publish::retention::plan(&out, pipeline.retention);
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let mut text = String::new();
+    for removal in &removals {
+        text.push_str(&format!("{verb} {}  ({:.1} MB)\n", removal.path.display(), mb(removal.bytes)));
+    }
+    let total: u64 = removals.iter().map(|r| r.bytes).sum();
+    let keep_runs = pipeline.retention.keep_runs.map_or("all".to_string(), |n| n.to_string());
+    text.push_str(&format!(
+        "{} folders, {:.1} MB {} (keep_bronze = {}, keep_runs = {keep_runs})\n",
+        removals.len(),
+        mb(total),
+        if dry_run { "to free" } else { "freed" },
+        pipeline.retention.keep_bronze
+    ));
+    if !dry_run {
+        publish::retention::remove(&removals)?;
+    }
+    emit(&text)
+}
+
 /// Prints `text` to standard output; a reader that closed the pipe early (`vitals query …
 /// | head`) ends the command quietly, not with an error.
 fn emit(text: &str) -> Result<()> {
@@ -376,6 +416,7 @@ fn execute(cli: Cli) -> Result<()> {
             run_pipeline(&pipeline, as_of, out, ModelChoice::File(model), cli.quiet)
         }
         Command::Score { pipeline, as_of, out } => score(&pipeline, as_of, out, cli.quiet),
+        Command::Prune { pipeline, dry_run, out } => prune(&pipeline, dry_run, out),
         Command::Diff { pipeline, against, as_of, limit, out } => {
             diff_against(&pipeline, &against, as_of, limit, out, cli.quiet)
         }

@@ -51,12 +51,26 @@ pub struct Pipeline {
     pub memory_limit: usize,
     /// Partitions per SQL query (`[run] partitions`; 0: one per core).
     pub partitions: usize,
+    /// How much history is kept (`[run] keep_bronze`, `keep_runs`).
+    pub retention: Retention,
     pub sources: Vec<SourceConfig>,
     /// Named values handed to every SQL model as the one-row table `params`.
     pub params: BTreeMap<String, toml::Value>,
     pub scoring: Scoring,
     pub churn: churn::Churn,
 }
+
+/// How much of the output directory's history a run keeps once it has published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Nights of bronze (and the saved model tables beside it) to keep, the newest first.
+    pub keep_bronze: usize,
+    /// Nights of published partitions to keep; None keeps them all.
+    pub keep_runs: Option<usize>,
+}
+
+/// Nights of bronze a pipeline keeps when it says nothing.
+pub const DEFAULT_KEEP_BRONZE: usize = 7;
 
 /// How one export is read and mapped onto its canonical source.
 #[derive(Debug, Clone)]
@@ -127,6 +141,8 @@ struct RunSpec {
     publish: Option<Vec<String>>,
     memory_limit: Option<toml::Value>,
     partitions: Option<usize>,
+    keep_bronze: Option<usize>,
+    keep_runs: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +296,18 @@ impl Pipeline {
                 DEFAULT_MEMORY_LIMIT
             }),
         };
+        let mut keep = |key: &str, value: Option<usize>| {
+            if value == Some(0) {
+                problems.push(format!(
+                    "pipeline file {name}: [run] {key} = 0 would delete the run just published; keep at least 1"
+                ));
+            }
+            value
+        };
+        let retention = Retention {
+            keep_bronze: keep("keep_bronze", run.as_ref().and_then(|r| r.keep_bronze)).unwrap_or(DEFAULT_KEEP_BRONZE),
+            keep_runs: keep("keep_runs", run.as_ref().and_then(|r| r.keep_runs)),
+        };
         match (problems.len(), run, scoring, churn) {
             (0, Some(run), Some(scoring), Some(churn)) => Ok(Pipeline {
                 file: file.to_path_buf(),
@@ -289,6 +317,7 @@ impl Pipeline {
                 publish: run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
                 memory_limit,
                 partitions: run.partitions.unwrap_or(0),
+                retention,
                 sources: checked_sources,
                 params,
                 scoring,

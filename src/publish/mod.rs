@@ -5,6 +5,7 @@
 
 mod drafts;
 pub mod lock;
+pub mod retention;
 mod staging;
 mod writer;
 
