@@ -67,6 +67,27 @@ fn gbk_bytes_declared_as_utf8_are_a_clear_error() {
 }
 
 #[test]
+fn utf8_declared_as_gbk_is_named_not_decoded_into_nonsense() {
+    let fx = Fixture::new();
+    let mut csv = String::from("customer_id,invoice_date,amount,invoice_id,product_line\n");
+    for i in 0..5 {
+        csv.push_str(&format!("C{i},2026-05-0{},100,I{i},云服务\n", i + 1));
+    }
+    fx.write("invoices.csv", csv);
+    let err = format!("{:#}", fx.run(&format!("{INVOICES_SECTION}encoding = \"gbk\"\n")).unwrap_err());
+    assert!(err.contains("declared GBK but is UTF-8") && err.contains("line 2"), "{err}");
+    assert!(err.contains("encoding = \"utf-8\""), "{err}");
+}
+
+#[test]
+fn a_column_named_twice_in_the_header_is_refused_naming_both() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", "customer_id,invoice_date,amount,amount,invoice_id\nC1,2026-05-01,1,2,I1\n");
+    let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
+    assert!(err.contains("two columns named \"amount\" (columns 3 and 4)") && err.contains("invoices.csv"), "{err}");
+}
+
+#[test]
 fn utf8_bom_and_crlf_line_ends() {
     let fx = Fixture::new();
     fx.write("invoices.csv", "\u{feff}customer_id,invoice_date,amount\r\nC1,2026-01-05,10\r\nC2,2026-01-06,x\r\n");

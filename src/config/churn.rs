@@ -45,6 +45,9 @@ pub struct ChurnSpec {
     risk_bands: RiskBands,
 }
 
+/// How far back (days) the churn model's snapshots and horizon may reach.
+const MAX_REACH_DAYS: i64 = 36_525;
+
 /// The checked churn settings.
 #[derive(Debug, Clone)]
 pub struct Churn {
@@ -68,6 +71,15 @@ impl ChurnSpec {
         let mut problems = Vec::new();
         if self.horizon_days < 1 || self.step_days < 1 {
             problems.push(format!("{at} horizon_days and step_days must be at least 1"));
+        }
+        // Snapshot dates lie snapshots × step_days + horizon_days before the run: keep that
+        // within a century, far from where date arithmetic overflows.
+        let reach = (self.snapshots as i64).saturating_mul(self.step_days).saturating_add(self.horizon_days);
+        if reach > MAX_REACH_DAYS {
+            problems.push(format!(
+                "{at} horizon_days = {} and snapshots × step_days = {} × {} reach {reach} days back; keep it within {MAX_REACH_DAYS} days",
+                self.horizon_days, self.snapshots, self.step_days
+            ));
         }
         if self.snapshots < 2 {
             problems.push(format!(

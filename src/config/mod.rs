@@ -576,6 +576,13 @@ mod tests {
     }
 
     #[test]
+    fn a_churn_horizon_past_any_sensible_date_is_refused() {
+        let err = parse(&format!("{MINIMAL}\n[churn]\nhorizon_days = 1000000000\n")).unwrap_err().to_string();
+        assert!(err.contains("horizon_days = 1000000000") && err.contains("36525 days"), "{err}");
+        assert!(parse(&format!("{MINIMAL}\n[churn]\nhorizon_days = 180\n")).is_ok());
+    }
+
+    #[test]
     fn memory_limit_reads_sizes_and_refuses_nonsense() {
         let with = |value: &str| parse(&format!("[run]\nmemory_limit = {value}\n{MINIMAL}"));
         assert_eq!(parse(MINIMAL).unwrap().memory_limit, DEFAULT_MEMORY_LIMIT);

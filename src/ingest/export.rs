@@ -163,6 +163,23 @@ fn decode(raw: Vec<u8>, cfg: &SourceConfig, pipeline: &Path, first_line: u64) ->
             Ok(raw)
         }
         Encoding::Gbk => {
+            // GBK decodes most bytes without error, UTF-8 included; but Chinese GBK text is
+            // almost never valid UTF-8, so many non-ASCII characters that read as UTF-8 mean
+            // the export is UTF-8.
+            if let Ok(utf8) = std::str::from_utf8(&raw) {
+                if utf8.chars().filter(|c| !c.is_ascii()).count() >= 8 {
+                    let at = utf8.find(|c: char| !c.is_ascii()).unwrap_or(0);
+                    let (line, _) = position(&raw, at, first_line);
+                    bail!(
+                        "source {}: export file {} is declared GBK but is UTF-8 (from line {line} its non-ASCII \
+                         text reads as UTF-8, which GBK text almost never does); set encoding = \"utf-8\" in [sources.{}] of {}",
+                        cfg.name(),
+                        cfg.path.display(),
+                        cfg.name(),
+                        pipeline.display()
+                    );
+                }
+            }
             let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(&raw);
             if had_errors {
                 let at = text.find('\u{FFFD}').unwrap_or(0);

@@ -33,6 +33,22 @@ pub fn resolve_columns(
     file: &Path,
     pipeline: &Path,
 ) -> Result<Vec<(&'static Field, String)>> {
+    // The CSV reader renames a repeated column `x` to `x_duplicated_0`, and a mapping would
+    // then silently read the first of the two.
+    for (i, name) in header.iter().enumerate() {
+        let Some((base, _)) = name.rsplit_once("_duplicated_") else { continue };
+        if let Some(first) = header.iter().position(|h| h == base) {
+            bail!(
+                "source {src}: export file {} has two columns named \"{base}\" (columns {} and {}); \
+                 rename one in the export so [sources.{src}.columns] in {} can say which it means",
+                file.display(),
+                first + 1,
+                i + 1,
+                pipeline.display(),
+                src = cfg.name(),
+            );
+        }
+    }
     let mut mapped = Vec::new();
     for field in cfg.source.fields {
         let column = match cfg.columns.get(field.name) {
