@@ -88,6 +88,23 @@ fn a_column_named_twice_in_the_header_is_refused_naming_both() {
 }
 
 #[test]
+fn the_valid_repeat_of_a_rejected_row_is_accepted_and_a_true_repeat_is_not() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        format!("{HEADER}C1,2026-05-01,lots,I1\nC1,2026-05-01,100.00,I1\nC2,2026-05-02,5,I2\nC2,2026-05-02,5,I2\n"),
+    );
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let (input, out) = (&manifest.inputs[0], fx.out());
+    assert_eq!((input.rows_read, input.rows_accepted, input.rows_rejected), (4, 2, 2));
+    let rejects = read_table(&out, "rejects", "2026-06-30");
+    assert_eq!(ints(&rejects, "line"), vec![Some(2), Some(5)], "the bad amount, then the true repeat");
+    let reasons = strings(&rejects, "reason");
+    assert!(reasons[0].as_deref().unwrap().contains("not a number"), "{reasons:?}");
+    assert!(reasons[1].as_deref().unwrap().contains("duplicate invoice_id"), "{reasons:?}");
+}
+
+#[test]
 fn utf8_bom_and_crlf_line_ends() {
     let fx = Fixture::new();
     fx.write("invoices.csv", "\u{feff}customer_id,invoice_date,amount\r\nC1,2026-01-05,10\r\nC2,2026-01-06,x\r\n");

@@ -183,12 +183,6 @@ fn reason(field: &Field, cfg: &SourceConfig) -> Expr {
             ));
         }
     }
-    if field.unique {
-        rules.push((
-            col(repeat_name(field.name)),
-            format!("duplicate {}: an earlier row has the same value", field.name),
-        ));
-    }
     rules
         .into_iter()
         .rev()
@@ -230,14 +224,19 @@ impl Seen {
         Seen { fields }
     }
 
-    /// For each value, in order: whether an earlier row (of any chunk) had it.
-    fn repeats(&mut self, field: &str, values: &StringChunked) -> BooleanChunked {
+    /// For each value, in order: whether an earlier row (of any chunk) had it. Only rows
+    /// that are `fine` otherwise count: the valid repeat of a row rejected for another
+    /// reason is the first good copy, not a duplicate.
+    fn repeats(&mut self, field: &str, values: &StringChunked, fine: &BooleanChunked) -> BooleanChunked {
         let Some((_, seen)) = self.fields.iter_mut().find(|(f, _)| *f == field) else {
             return BooleanChunked::full(repeat_name(field).into(), false, values.len());
         };
         values
             .iter()
-            .map(|v| v.is_some_and(|v| !seen.insert(xxhash_rust::xxh3::xxh3_128(v.as_bytes()))))
+            .zip(fine.iter())
+            .map(|(v, fine)| {
+                fine == Some(true) && v.is_some_and(|v| !seen.insert(xxhash_rust::xxh3::xxh3_128(v.as_bytes())))
+            })
             .collect::<BooleanChunked>()
             .with_name(repeat_name(field).into())
     }
@@ -278,17 +277,35 @@ pub fn check(
     let raws: Vec<Expr> = mapped.iter().map(|(f, c)| raw_text(c, &dtype(c)).alias(raw_name(f.name))).collect();
     let values: Vec<Expr> =
         mapped.iter().map(|(f, c)| typed(f, c, &dtype(c), cfg).cast(checked_dtype(f.kind)).alias(f.name)).collect();
-    let mut typed_rows =
-        frame.lazy().with_row_index(RECORD, Some(first_record)).with_columns(raws).with_columns(values).collect()?;
-    for (field, _) in mapped.iter().filter(|(f, _)| f.unique) {
-        let text = typed_rows.column(field.name)?.cast(&DataType::String)?;
-        let repeats = seen.repeats(field.name, text.str()?);
-        typed_rows.with_column(repeats.into_column())?;
-    }
     let whys: Vec<Expr> = mapped.iter().map(|(f, _)| reason(f, cfg).alias(why_name(f.name))).collect();
-    let checked = typed_rows.lazy().with_columns(whys).collect()?;
-
+    let mut checked = frame
+        .lazy()
+        .with_row_index(RECORD, Some(first_record))
+        .with_columns(raws)
+        .with_columns(values)
+        .with_columns(whys)
+        .collect()?;
     let all_fine: Vec<Expr> = mapped.iter().map(|(f, _)| col(why_name(f.name)).is_null()).collect();
+    // Uniqueness last, over the rows that pass every other rule.
+    let unique: Vec<&'static Field> = mapped.iter().map(|(f, _)| *f).filter(|f| f.unique).collect();
+    if !unique.is_empty() {
+        let fine = checked.clone().lazy().select([all_horizontal(all_fine.clone())?.alias("fine")]).collect()?;
+        let fine = fine.column("fine")?.bool()?.clone();
+        let mut duplicates = Vec::new();
+        for field in unique {
+            let text = checked.column(field.name)?.cast(&DataType::String)?;
+            checked.with_column(seen.repeats(field.name, text.str()?, &fine).into_column())?;
+            let why = format!("duplicate {}: an earlier row has the same value", field.name);
+            duplicates.push(
+                when(col(repeat_name(field.name)))
+                    .then(lit(why))
+                    .otherwise(col(why_name(field.name)))
+                    .alias(why_name(field.name)),
+            );
+        }
+        checked = checked.lazy().with_columns(duplicates).collect()?;
+    }
+
     let canonical: Vec<Expr> = cfg
         .source
         .fields
