@@ -105,6 +105,26 @@ fn the_valid_repeat_of_a_rejected_row_is_accepted_and_a_true_repeat_is_not() {
 }
 
 #[test]
+fn a_row_with_more_fields_than_the_header_is_rejected_with_its_line() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        format!("{HEADER}C1,2026-05-01,100,I1\nC2,2026-05-02,5,I2,extra,more\nC3,2026-05-03,7,I3,\n"),
+    );
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let input = &manifest.inputs[0];
+    assert_eq!(
+        (input.rows_read, input.rows_accepted, input.rows_rejected),
+        (3, 2, 1),
+        "a trailing empty field is fine"
+    );
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    assert_eq!(ints(&rejects, "line"), vec![Some(3)]);
+    assert_eq!(strings(&rejects, "raw_value"), vec![Some("extra".to_string())]);
+    assert_eq!(strings(&rejects, "reason"), vec![Some("more fields than the header's 4 columns".to_string())]);
+}
+
+#[test]
 fn utf8_bom_and_crlf_line_ends() {
     let fx = Fixture::new();
     fx.write("invoices.csv", "\u{feff}customer_id,invoice_date,amount\r\nC1,2026-01-05,10\r\nC2,2026-01-06,x\r\n");

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
+use super::validate::BEYOND_HEADER;
 use crate::config::{Format, SourceConfig};
 
 /// The column names of a CSV header line.
@@ -25,15 +26,24 @@ pub fn header(line: &[u8], cfg: &SourceConfig) -> Result<Vec<String>> {
 }
 
 /// A chunk of CSV records (no header) as a frame of text columns named `names`.
+/// A row with more fields than the header has its first extra field in
+/// [`BEYOND_HEADER`], which validation rejects it for.
 pub fn csv(data: &[u8], names: &[String], cfg: &SourceConfig, first_line: u64) -> Result<DataFrame> {
-    let schema: Schema = names.iter().map(|n| Field::new(n.as_str().into(), DataType::String)).collect();
+    let schema: Schema = names
+        .iter()
+        .map(String::as_str)
+        .chain([BEYOND_HEADER])
+        .map(|n| Field::new(n.into(), DataType::String))
+        .collect();
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(DataFrame::empty_with_schema(&schema));
     }
     CsvReadOptions::default()
         .with_has_header(false)
         .with_schema(Some(Arc::new(schema)))
-        .map_parse_options(|p| p.with_separator(cfg.delimiter).with_quote_char(Some(b'"')))
+        .map_parse_options(|p| {
+            p.with_separator(cfg.delimiter).with_quote_char(Some(b'"')).with_truncate_ragged_lines(true)
+        })
         .into_reader_with_file_handle(Cursor::new(data))
         .finish()
         .map_err(|e| unparseable(cfg, first_line, &e))

@@ -18,6 +18,9 @@ use crate::config::SourceConfig;
 /// The 0-based data-row number of each export row, carried through validation.
 pub const RECORD: &str = "__record";
 
+/// The column a CSV row's first field beyond the header is read into (the rest is cut).
+pub const BEYOND_HEADER: &str = "__beyond_header";
+
 /// An export split into typed, accepted rows and reject records.
 pub struct Checked {
     /// Every canonical field of the source, in canonical order, typed.
@@ -272,6 +275,7 @@ pub fn check(
     seen: &mut Seen,
 ) -> Result<Checked> {
     let schema = frame.schema().clone();
+    let header_columns = frame.width().saturating_sub(1);
     let dtype = |c: &str| schema.get(c).cloned().unwrap_or(DataType::String);
 
     let raws: Vec<Expr> = mapped.iter().map(|(f, c)| raw_text(c, &dtype(c)).alias(raw_name(f.name))).collect();
@@ -285,7 +289,18 @@ pub fn check(
         .with_columns(values)
         .with_columns(whys)
         .collect()?;
-    let all_fine: Vec<Expr> = mapped.iter().map(|(f, _)| col(why_name(f.name)).is_null()).collect();
+    // A row with more fields than the header: its values may have slid out of their columns.
+    let beyond = checked.column(BEYOND_HEADER).is_ok();
+    if beyond {
+        let why = format!("more fields than the header's {header_columns} columns");
+        let extra = col(BEYOND_HEADER).str().strip_chars(lit(NULL));
+        let row_why = when(extra.clone().is_not_null().and(extra.neq(lit("")))).then(lit(why)).otherwise(null_text());
+        checked = checked.lazy().with_columns([row_why.alias(why_name(BEYOND_HEADER))]).collect()?;
+    }
+    let mut all_fine: Vec<Expr> = mapped.iter().map(|(f, _)| col(why_name(f.name)).is_null()).collect();
+    if beyond {
+        all_fine.push(col(why_name(BEYOND_HEADER)).is_null());
+    }
     // Uniqueness last, over the rows that pass every other rule.
     let unique: Vec<&'static Field> = mapped.iter().map(|(f, _)| *f).filter(|f| f.unique).collect();
     if !unique.is_empty() {
@@ -321,7 +336,7 @@ pub fn check(
     }
     let accepted = accepted.select(canonical).collect()?;
 
-    let per_field: Vec<LazyFrame> = mapped
+    let mut per_field: Vec<LazyFrame> = mapped
         .iter()
         .map(|(f, c)| {
             checked.clone().lazy().filter(col(why_name(f.name)).is_not_null()).select([
@@ -333,6 +348,15 @@ pub fn check(
             ])
         })
         .collect();
+    if beyond {
+        per_field.push(checked.clone().lazy().filter(col(why_name(BEYOND_HEADER)).is_not_null()).select([
+            col(RECORD),
+            lit("(row)").alias("field"),
+            lit("(beyond the header)").alias("column"),
+            col(BEYOND_HEADER).alias("raw_value"),
+            col(why_name(BEYOND_HEADER)).alias("reason"),
+        ]));
+    }
     let rejects = if per_field.is_empty() {
         empty_rejects()
     } else {
