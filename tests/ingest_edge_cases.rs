@@ -125,6 +125,23 @@ fn a_row_with_more_fields_than_the_header_is_rejected_with_its_line() {
 }
 
 #[test]
+fn a_nul_byte_is_rejected_and_cr_only_line_ends_are_an_error() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", format!("{HEADER}C1,2026-05-01,100,I1\nC\0 2,2026-05-02,5,I2\n"));
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let input = &manifest.inputs[0];
+    assert_eq!((input.rows_read, input.rows_accepted, input.rows_rejected), (2, 1, 1));
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    let reasons = strings(&rejects, "reason");
+    assert!(reasons[0].as_deref().unwrap().contains("NUL byte"), "{reasons:?}");
+
+    let fx = Fixture::new();
+    fx.write("invoices.csv", format!("{HEADER}C1,2026-05-01,100,I1\n").replace('\n', "\r"));
+    let err = format!("{:#}", fx.run(INVOICES_SECTION).unwrap_err());
+    assert!(err.contains("carriage return alone") && err.contains("invoices.csv"), "{err}");
+}
+
+#[test]
 fn utf8_bom_and_crlf_line_ends() {
     let fx = Fixture::new();
     fx.write("invoices.csv", "\u{feff}customer_id,invoice_date,amount\r\nC1,2026-01-05,10\r\nC2,2026-01-06,x\r\n");

@@ -103,6 +103,15 @@ impl<'a> Export<'a> {
                     self.pipeline.display()
                 );
             }
+            // Line ends of a single CR (old Mac exports) would read as one endless line.
+            if self.at_start && memchr::memchr(b'\n', &raw).is_none() && memchr::memchr(b'\r', &raw).is_some() {
+                bail!(
+                    "source {}: export file {} ends its lines with a carriage return alone (CR, as old Mac \
+                     programs wrote them); convert it to LF or CRLF line ends (e.g. `tr '\\r' '\\n'`) and rerun",
+                    self.cfg.name(),
+                    self.cfg.path.display()
+                );
+            }
             self.at_start = false;
             let text = decode(raw, self.cfg, self.pipeline, first_line)?;
             return Ok(Some(Chunk { text, first_line }));

@@ -206,7 +206,8 @@ fn ingest_in_chunks(
             let frame = with_missing_columns(frame, mapped)?;
             let height = frame.height() as u64;
             let seen = seen.get_or_insert_with(|| validate::Seen::new(cfg, estimated_rows));
-            let checked = validate::check(frame, cfg, mapped, tally.records as IdxSize, seen)
+            let may_hold_nul = text.is_none_or(|(bytes, _)| memchr::memchr(0, bytes).is_some());
+            let checked = validate::check(frame, cfg, mapped, tally.records as IdxSize, seen, may_hold_nul)
                 .with_context(|| format!("source {}: checking rows of {}", cfg.name(), cfg.path.display()))?;
             bronze.write(&arrow::to_batch(&checked.accepted, &schema)?)?;
             tally.accepted += checked.accepted.height() as u64;

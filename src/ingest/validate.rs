@@ -159,13 +159,20 @@ fn typed(field: &Field, column: &str, dtype: &DataType, cfg: &SourceConfig) -> E
 }
 
 /// Why a field's value is refused, or null when it is fine: the first rule that fails.
-fn reason(field: &Field, cfg: &SourceConfig) -> Expr {
+fn reason(field: &Field, cfg: &SourceConfig, may_hold_nul: bool) -> Expr {
     let raw = col(raw_name(field.name));
     let value = col(field.name);
     let unparsed = raw.clone().is_not_null().and(value.clone().is_null());
     let mut rules: Vec<(Expr, String)> = Vec::new();
     if field.required {
-        rules.push((raw.is_null(), "missing required value".to_string()));
+        rules.push((raw.clone().is_null(), "missing required value".to_string()));
+    }
+    // Each rule costs a pass over the chunk: only a chunk with a NUL byte somewhere gets this one.
+    if may_hold_nul {
+        rules.push((
+            raw.str().contains_literal(lit("\0")),
+            "contains a NUL byte (a damaged or binary export?)".to_string(),
+        ));
     }
     match field.kind {
         Kind::Text => {}
@@ -266,13 +273,15 @@ impl Hasher for Fingerprint {
 }
 
 /// Types and checks the rows of one chunk of an export; `first_record` is the 0-based
-/// data-row number of its first row, `seen` the unique values of the chunks before.
+/// data-row number of its first row, `seen` the unique values of the chunks before;
+/// `may_hold_nul` is false when the chunk's bytes hold no NUL.
 pub fn check(
     frame: DataFrame,
     cfg: &SourceConfig,
     mapped: &[(&'static Field, String)],
     first_record: IdxSize,
     seen: &mut Seen,
+    may_hold_nul: bool,
 ) -> Result<Checked> {
     let schema = frame.schema().clone();
     let header_columns = frame.width().saturating_sub(1);
@@ -281,7 +290,7 @@ pub fn check(
     let raws: Vec<Expr> = mapped.iter().map(|(f, c)| raw_text(c, &dtype(c)).alias(raw_name(f.name))).collect();
     let values: Vec<Expr> =
         mapped.iter().map(|(f, c)| typed(f, c, &dtype(c), cfg).cast(checked_dtype(f.kind)).alias(f.name)).collect();
-    let whys: Vec<Expr> = mapped.iter().map(|(f, _)| reason(f, cfg).alias(why_name(f.name))).collect();
+    let whys: Vec<Expr> = mapped.iter().map(|(f, _)| reason(f, cfg, may_hold_nul).alias(why_name(f.name))).collect();
     let mut checked = frame
         .lazy()
         .with_row_index(RECORD, Some(first_record))
