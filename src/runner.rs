@@ -165,8 +165,8 @@ fn score(
     let (mut churn, artifact, scorer) = match plan {
         ChurnPlan::Off => (ChurnReport::new("disabled", cfg), None, None),
         ChurnPlan::Saved(path) => {
-            let bytes = std::fs::read(&path).with_context(|| format!("reading the churn model {}", path.display()))?;
             let saved = model::load(&path)?;
+            let digest = transform::digest_of_bytes(&model::to_json(&saved)?);
             let mut report = ChurnReport::new("reused", cfg);
             report.model = Some(path);
             report.snapshots = saved.snapshots.clone();
@@ -174,7 +174,7 @@ fn score(
             report.training_churners = saved.training_churners;
             report.validation = saved.validation.clone();
             report.seconds_training = started.elapsed().as_secs_f64();
-            (report, None, Some((saved.model, transform::digest_of_bytes(&bytes))))
+            (report, None, Some((saved.model, digest)))
         }
         ChurnPlan::Train => {
             let history = |dates: &[NaiveDate]| {

@@ -54,9 +54,7 @@ pub async fn run(engine: &Engine, out: &OutputLayout, sql: &str, output: Option<
     };
     // Written beside the file and renamed over it once on disk: a failed write (a full
     // disk) fails the command and leaves no partial file.
-    let mut tmp = output.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
+    let tmp = crate::publish::temporary(output);
     let written = write_file(&tmp, &batches, schema, csv);
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);

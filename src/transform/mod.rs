@@ -96,6 +96,15 @@ pub fn after_model_tables(pipeline: &Pipeline) -> Result<Vec<String>> {
     Ok(pipeline.publish.iter().filter(|t| models.iter().any(|m| m.name == **t && m.after_model)).cloned().collect())
 }
 
+/// How a run keeps a model's table: published if the pipeline publishes it, else saved
+/// for re-scoring.
+fn kind_of(pipeline: &Pipeline, name: &str) -> TableKind {
+    match pipeline.publish.iter().any(|p| p == name) {
+        true => TableKind::Published,
+        false => TableKind::Saved,
+    }
+}
+
 /// The model whose rows say which customers have data on which dimension.
 const DIMENSION_SCORES: &str = "dimension_scores";
 
@@ -118,10 +127,7 @@ pub fn before_model(
         wanted.push(DIMENSION_SCORES);
     }
     // customer_health is saved here and published, with the churn columns, by the second pass.
-    let kind = |name: &str| match name != HEALTH && pipeline.publish.iter().any(|p| p == name) {
-        true => TableKind::Published,
-        false => TableKind::Saved,
-    };
+    let kind = |name: &str| if name == HEALTH { TableKind::Saved } else { kind_of(pipeline, name) };
     engine.block_on(async {
         let (ctx, rules) = session(engine, pipeline, &[as_of], inputs).await?;
         let mut memo = Memo::new(inputs, &[as_of], &rules)?;
@@ -163,10 +169,7 @@ pub fn after_model(
     let after = after_model_tables(pipeline)?;
     let wanted: Vec<&str> = after.iter().map(String::as_str).collect();
     let models = models::load(&pipeline.sql_dir)?;
-    let kind_of = |name: &str| match pipeline.publish.iter().any(|p| p == name) {
-        true => TableKind::Published,
-        false => TableKind::Saved,
-    };
+    let table_kind = |name: &str| kind_of(pipeline, name);
     engine.block_on(async {
         let (ctx, rules) = session(engine, pipeline, &[as_of], inputs).await?;
         let mut memo = Memo::new(inputs, &[as_of], &rules)?;
@@ -198,7 +201,7 @@ pub fn after_model(
             BTreeMap::from([(HEALTH.to_string(), health), (CHURN_SCORES.to_string(), scores_digest)]),
         );
         // Unpublished, it is saved under its own name: customer_health is the first pass's.
-        let (table, kind) = match kind_of(HEALTH) {
+        let (table, kind) = match table_kind(HEALTH) {
             TableKind::Published => (HEALTH, TableKind::Published),
             _ => (models::SCORED, TableKind::Saved),
         };
@@ -212,7 +215,7 @@ pub fn after_model(
         let mut tables = vec![scored];
         let needed: Vec<models::Model> =
             needed(pipeline, models, &wanted)?.into_iter().filter(|m| m.after_model).collect();
-        let (more, seconds) = execute(&ctx, needed, &kind_of, sink, "", Some(&mut memo)).await?;
+        let (more, seconds) = execute(&ctx, needed, &table_kind, sink, "", Some(&mut memo)).await?;
         tables.extend(more);
         model_seconds.extend(seconds);
         Ok(Pass::of(tables, model_seconds, memo))
