@@ -11,6 +11,8 @@
 //! <out>/drafts/<table>/as_of=<date>/…            `vitals score`'s re-scored tables
 //! <out>/reports/report_<date>.html               `vitals report`
 //! <out>/.staging/as_of=<date>/…                  a run on its way to being published
+//!                       previous/…               the files its commit replaces, until done
+//! <out>/.read-<id>/…                             a reader's snapshot (hard links)
 //! <out>/.vitals.lock                             one writer at a time
 //! ```
 //!
@@ -23,6 +25,7 @@ use chrono::NaiveDate;
 
 /// The one data file of a table partition.
 const PART: &str = "part-0.parquet";
+const DATA_EXTENSION: &str = "parquet";
 const RUNS: &str = "runs";
 const BRONZE: &str = "bronze";
 const MODELS: &str = "models/churn";
@@ -33,6 +36,8 @@ const DRAFTS: &str = "drafts";
 const REPORTS: &str = "reports";
 const STAGING: &str = ".staging";
 const WORK: &str = "work";
+const PREVIOUS: &str = "previous";
+const READER_PREFIX: &str = ".read-";
 const SPILL: &str = "spill";
 const LOCK: &str = ".vitals.lock";
 const MANIFEST: &str = "manifest.json";
@@ -164,6 +169,28 @@ impl OutputLayout {
         self.root.join(JOURNAL)
     }
 
+    /// Where a staging folder keeps each published file its commit replaces until the
+    /// commit is whole (call it on the staging layout): laid out like the output.
+    pub fn previous(&self) -> OutputLayout {
+        OutputLayout::new(self.root.join(PREVIOUS))
+    }
+
+    /// The snapshot folder of one reader (`id`: its process and a count), laid out like
+    /// the output; hidden, so no reader or run takes it for a table.
+    pub fn reader(&self, id: &str) -> OutputLayout {
+        OutputLayout::new(self.root.join(format!("{READER_PREFIX}{id}")))
+    }
+
+    /// The snapshot folders of readers, running or ended without removing theirs.
+    pub fn readers(&self) -> Vec<OutputLayout> {
+        subfolders(&self.root)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(READER_PREFIX))
+            .map(|(_, path)| OutputLayout::new(path))
+            .collect()
+    }
+
     /// A private working file of a staging folder, never published.
     pub fn work_file(&self, name: &str) -> PathBuf {
         self.root.join(WORK).join(format!("{name}.parquet"))
@@ -219,6 +246,11 @@ impl OutputLayout {
     }
 }
 
+/// Whether a file in a partition folder is a table's data (not a model or fingerprints).
+pub fn is_data_file(name: &str) -> bool {
+    Path::new(name).extension().is_some_and(|e| e == DATA_EXTENSION)
+}
+
 /// The date of a partition folder name `as_of=<date>`.
 pub fn partition_date(folder: &str) -> Option<NaiveDate> {
     folder.strip_prefix(PARTITION_PREFIX)?.parse().ok()
@@ -259,6 +291,11 @@ mod tests {
             PathBuf::from("/o/facts/as_of=2026-06-30/customer_period.parquet")
         );
         assert_eq!(out.manifest_file(day), PathBuf::from("/o/runs/2026-06-30/manifest.json"));
+        assert_eq!(
+            out.staging(day).previous().table_file("kpis", day),
+            PathBuf::from("/o/.staging/as_of=2026-06-30/previous/kpis/as_of=2026-06-30/part-0.parquet")
+        );
+        assert_eq!(out.reader("7-0").lock_file(), PathBuf::from("/o/.read-7-0/.vitals.lock"));
         assert_eq!(partition_date("as_of=2026-06-30"), Some(day));
         assert_eq!(partition_date("as_of=yesterday"), None);
     }

@@ -47,6 +47,11 @@ pub struct Manifest {
     /// The SQL engine's budget, `[run] memory_limit` (MiB).
     #[serde(default)]
     pub memory_limit_mib: f64,
+    /// The files each partition of this run holds once published, by table as named
+    /// under `<out>` (`customer_health`, `bronze/invoices`): what readers read of this
+    /// date; anything else in those folders is not this run's. Filled in at the commit.
+    #[serde(default)]
+    pub files: BTreeMap<String, Vec<String>>,
 }
 
 impl Manifest {

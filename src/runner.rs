@@ -75,6 +75,16 @@ pub mod exit {
     pub const OUTPUT_BUSY: i32 = 4;
 }
 
+/// Whether a write failed for want of space: a full disk, a quota, a file-size limit.
+fn out_of_space(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| matches!(e.kind(), StorageFull | QuotaExceeded | FileTooLarge))
+            // The engines pass some I/O errors on as text.
+            || ["No space left on device", "Disk quota exceeded", "File too large"].iter().any(|m| cause.to_string().contains(m))
+    })
+}
+
 /// The exit code an error of a run stands for.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
     if error.downcast_ref::<ingest::QualityGate>().is_some() {
@@ -286,6 +296,19 @@ pub fn run(pipeline: &Pipeline, settings: &RunSettings) -> Result<Manifest> {
         Err(error) => {
             // Past the commit point the run is published in part, and the next run finishes it.
             let committed = out.staging(settings.as_of).journal_file().exists();
+            let error = match out_of_space(&error) {
+                false => error,
+                true => error.context(format!(
+                    "the disk under {} is full (or a file-size limit stopped a write): free space and \
+                     rerun; {}",
+                    out.root().display(),
+                    if committed {
+                        "the run is committed and the next run finishes its publish"
+                    } else {
+                        "nothing of this run was published, and the runs before it are as they were"
+                    }
+                )),
+            };
             let record = serde_json::json!({
                 "pipeline": pipeline.file,
                 "as_of": settings.as_of,
@@ -409,6 +432,7 @@ fn publish_run(
         model_seconds,
         peak_memory_mib,
         memory_limit_mib: pipeline.memory_limit as f64 / 1024.0 / 1024.0,
+        files: BTreeMap::new(),
     };
     manifest.stage_seconds.insert("publish".to_string(), started.elapsed().as_secs_f64());
     manifest.peak_memory_mib.extend(peak_memory().map(|m| ("publish".to_string(), m)));
@@ -568,7 +592,7 @@ pub fn newest_ingest(pipeline: &Pipeline, out: &OutputLayout) -> Result<NaiveDat
 pub fn previous_health(out: &OutputLayout, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
     let file = |d: NaiveDate| out.table_file(HEALTH, d);
     let readable = |d: &NaiveDate| {
-        let ok = transform::outputs::readable(&file(*d));
+        let ok = publish::snapshot::readable(&file(*d));
         if !ok {
             tracing::warn!(file = %file(*d).display(), "not a readable customer_health; trends compare with an earlier run");
         }

@@ -34,6 +34,15 @@ pub struct Written {
     pub rows: u64,
 }
 
+/// A table as a reader registers it for SQL: its name, the folder it was found in (for
+/// messages) and the files of its committed partitions.
+#[derive(Debug, Clone)]
+pub struct ReadableTable {
+    pub name: String,
+    pub folder: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
 /// Whether a table written is one the run publishes, an intermediate step it keeps for
 /// re-scoring, or one it throws away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -135,12 +135,16 @@ fn copy_of_sql(dir: &Path) -> PathBuf {
     sql
 }
 
-/// A private copy of the shared run, for tests that write drafts.
+/// A private copy of the shared run, for tests that write drafts. Hidden entries are left
+/// out: the lock, and the snapshot folders of the readers other tests run meanwhile.
 fn copy_of_published() -> tempfile::TempDir {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
             let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             if entry.file_type().unwrap().is_dir() {
                 copy(&entry.path(), &to.join(entry.file_name()));
             } else {

@@ -132,30 +132,14 @@ fn three_nightly_runs_build_a_history_with_trends_and_alerts_that_fire_once() {
 /// tables (their fingerprints name the run, and the rows of a table that is read, not
 /// published, come in the engine's order), by relative path.
 fn contents(out: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            let layout = OutputLayout::new(root);
-            let own = [
-                layout.run_dir(day("2026-06-30")).parent().unwrap().to_path_buf(),
-                layout.fingerprints_file(day("2026-06-30")).parent().unwrap().parent().unwrap().to_path_buf(),
-                layout.staging_root(),
-                layout.lock_file(),
-            ];
-            if own.iter().any(|p| path.starts_with(p)) {
-                continue;
-            }
-            if path.is_dir() {
-                walk(root, &path, files);
-            } else {
-                files.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(out, out, &mut files);
-    files
+    let layout = OutputLayout::new(out);
+    let own = [
+        layout.run_dir(day("2026-06-30")).parent().unwrap().to_path_buf(),
+        layout.fingerprints_file(day("2026-06-30")).parent().unwrap().parent().unwrap().to_path_buf(),
+        layout.staging_root(),
+        layout.lock_file(),
+    ];
+    files_under(out, &own)
 }
 
 #[test]
@@ -223,49 +207,105 @@ fn spawn_run(pipeline: &Path, out: &Path) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn kill_dash_nine_at_any_moment_leaves_the_published_outputs_whole() {
-    let (dir, pipeline) = generated(6000);
-    let out = dir.path().join("out");
-    let status = vitals().args(["run", "--quiet"]).arg(&pipeline).arg("--out").arg(&out).status().unwrap();
-    assert!(status.success());
-    let published = contents(&out);
-    let committing = OutputLayout::new(&out).staging(day("2026-06-30")).journal_file();
-
-    // Kill reruns of the same date at spread-out moments, and once just as it commits. The
-    // same inputs give the same bytes, so whatever a reader finds must equal the first run.
-    let mut moments: Vec<Option<Duration>> =
-        [200, 600, 1200, 2500, 4000, 6000, 9000].into_iter().map(|ms| Some(Duration::from_millis(ms))).collect();
-    moments.push(None);
-    for moment in moments {
-        let mut child = spawn_run(&pipeline, &out);
-        let started = Instant::now();
-        match moment {
-            Some(after) => std::thread::sleep(after),
-            None => {
-                while !committing.exists() && started.elapsed() < Duration::from_secs(120) {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let now = contents(&out);
-        assert_eq!(published.keys().collect::<Vec<_>>(), now.keys().collect::<Vec<_>>(), "killed at {moment:?}");
-        for (path, bytes) in &published {
-            assert!(bytes == &now[path], "{} changed by a run killed at {moment:?}", path.display());
-        }
-        for table in ["customer_health", "customer_metrics", "kpis", "alerts", "model_metrics", "rejects"] {
-            read_table(&out, table, "2026-06-30");
+/// Copies the folder `from` to `to`.
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_folder(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
         }
     }
+}
 
-    // The next run cleans up what the killed ones left and publishes normally.
-    let status = vitals().args(["run", "--quiet"]).arg(&pipeline).arg("--out").arg(&out).status().unwrap();
-    assert!(status.success());
-    assert_eq!(contents(&out).len(), published.len());
-    let staging = out.join(".staging");
-    assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none(), "staging left behind");
+/// When a test kills a run: a share of the time a whole run takes, as soon as its commit
+/// journal exists, or while it is held halfway through moving its files into place.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    After(f64),
+    AtTheCommitPoint,
+    HalfwayThroughThePublish,
+}
+
+#[test]
+fn kill_dash_nine_inside_a_rerun_with_new_inputs_leaves_each_table_old_or_new_until_the_next_start() {
+    let (dir, pipeline) = generated(3000);
+    let fewer = with_fewer_invoices(&pipeline, 2000);
+    let (first, rerun) = (dir.path().join("first"), dir.path().join("rerun"));
+    assert!(vitals().args(["run", "--quiet"]).arg(&pipeline).arg("--out").arg(&first).status().unwrap().success());
+    let started = Instant::now();
+    assert!(vitals().args(["run", "--quiet"]).arg(&fewer).arg("--out").arg(&rerun).status().unwrap().success());
+    let whole_run = started.elapsed();
+    let (old, new) = (contents(&first), contents(&rerun));
+    let (old_seen, new_seen) = (seen_by_readers(&first), seen_by_readers(&rerun));
+    assert_ne!(old_seen, new_seen, "the new inputs change what readers see");
+    for table in ["customer_health", "customer_metrics", "kpis", "bronze/invoices"] {
+        let file = OutputLayout::partition(table, day("2026-06-30")).join("part-0.parquet");
+        assert_ne!(old[&file], new[&file], "{table} must differ between the two runs");
+    }
+
+    let out = dir.path().join("out");
+    let (journal, flag) = (OutputLayout::new(&out).staging(day("2026-06-30")).journal_file(), dir.path().join("held"));
+    let mut moments: Vec<Moment> = [0.1, 0.3, 0.5, 0.7, 0.9].into_iter().map(Moment::After).collect();
+    moments.extend([Moment::AtTheCommitPoint, Moment::HalfwayThroughThePublish]);
+    let mut inside = 0;
+    for moment in moments {
+        std::fs::remove_dir_all(&out).ok();
+        copy_folder(&first, &out);
+        let mut command = vitals();
+        command.args(["run", "--quiet"]).arg(&fewer).arg("--out").arg(&out).stderr(std::process::Stdio::null());
+        if let Moment::HalfwayThroughThePublish = moment {
+            command.env("VITALS_TEST_HOLD_PUBLISH", &flag);
+        }
+        let mut child = command.spawn().unwrap();
+        let started = Instant::now();
+        let reached = |child: &mut std::process::Child, done: &dyn Fn() -> bool| {
+            while !done() && child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(300) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        match moment {
+            Moment::After(share) => std::thread::sleep(whole_run.mul_f64(share)),
+            Moment::AtTheCommitPoint => reached(&mut child, &|| journal.exists()),
+            Moment::HalfwayThroughThePublish => reached(&mut child, &|| flag.exists()),
+        }
+        let alive = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::fs::remove_file(&flag).ok();
+        if !alive {
+            assert!(matches!(moment, Moment::After(_)), "the run had ended before {moment:?}");
+            continue;
+        }
+        inside += 1;
+
+        // Each file is wholly the first run's or wholly the rerun's; readers see the first
+        // run whole, as its manifest says, until the next start.
+        for (path, bytes) in contents(&out) {
+            let either = old.get(&path) == Some(&bytes) || new.get(&path) == Some(&bytes);
+            assert!(either, "{} is neither the first run's nor the rerun's (killed {moment:?})", path.display());
+        }
+        assert_eq!(seen_by_readers(&out), old_seen, "readers after a kill {moment:?}");
+        let rows = manifest(&out, "2026-06-30").tables["customer_health"].rows;
+        let counted =
+            stdout(&vitals_out(&["query", "pipelines/sample.toml", "SELECT COUNT(*) AS n FROM customer_health"], &out));
+        assert!(counted.contains(&format!(" {rows} ")), "readers agree with the manifest ({rows} rows): {counted}");
+
+        // The next start finishes a committed publish, or clears one that never committed.
+        let committed = journal.exists();
+        let next = vitals().args(["run", "--quiet"]).arg(&fewer).arg("--out").arg(&out).output().unwrap();
+        let stderr = String::from_utf8_lossy(&next.stderr);
+        assert!(next.status.success(), "{stderr}");
+        assert_eq!(committed, stderr.contains("finishing the publish of an interrupted run"), "{moment:?}: {stderr}");
+        let now = contents(&out);
+        assert_eq!(now.keys().collect::<Vec<_>>(), new.keys().collect::<Vec<_>>(), "after a kill {moment:?}");
+        assert!(now.iter().all(|(path, bytes)| new[path] == *bytes), "the next start publishes the rerun whole");
+        assert_eq!(seen_by_readers(&out), new_seen);
+    }
+    assert!(inside >= 5, "only {inside} of the kills landed inside a run");
 }
 
 #[test]

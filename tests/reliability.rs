@@ -164,3 +164,104 @@ fn retention_keeps_the_newest_bronze_and_what_a_rescore_needs_and_prune_says_wha
     assert!(!check.status.success());
     assert!(String::from_utf8_lossy(&check.stderr).contains("keep_bronze = 0"));
 }
+
+/// Waits until a run held by `VITALS_TEST_HOLD_PUBLISH` reaches the middle of its publish.
+fn wait_until_held(run: &mut std::process::Child, flag: &Path) {
+    let started = std::time::Instant::now();
+    while !flag.exists() {
+        assert!(run.try_wait().unwrap().is_none(), "the run ended before it was held in its publish");
+        assert!(started.elapsed() < std::time::Duration::from_secs(300), "the run never reached its publish");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn readers_see_the_previous_run_whole_while_a_rerun_publishes_and_after_it_is_killed_there() {
+    let (dir, out, reference) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let layout = OutputLayout::new(out.path());
+    let invoices = layout.bronze_file("invoices", day("2026-06-30"));
+    let fewer = with_fewer_invoices(&sample_pipeline(dir.path(), |t| t), 300);
+    assert!(run(&fewer, reference.path()).status.success());
+    let rerun_seen = seen_by_readers(reference.path());
+    let rerun_invoices =
+        std::fs::read(OutputLayout::new(reference.path()).bronze_file("invoices", day("2026-06-30"))).unwrap();
+    run_sample(out.path(), "2026-06-30");
+    let first_seen = seen_by_readers(out.path());
+    assert_ne!(first_seen, rerun_seen, "the rerun's inputs must change what readers see");
+
+    // A rerun held halfway through its publish: bronze is new on disk, the rest still old.
+    let flag = dir.path().join("held");
+    let spawn = |pipeline: &Path| {
+        vitals()
+            .args(["run", "--quiet"])
+            .arg(pipeline)
+            .arg("--out")
+            .arg(out.path())
+            .env("VITALS_TEST_HOLD_PUBLISH", &flag)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut held = spawn(&fewer);
+    wait_until_held(&mut held, &flag);
+    assert_eq!(std::fs::read(&invoices).unwrap(), rerun_invoices, "the held publish has moved bronze in");
+    assert_eq!(seen_by_readers(out.path()), first_seen, "readers during the publish see the previous run");
+    let report = vitals_out(&["report", "pipelines/sample.toml"], out.path());
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    std::fs::remove_file(&flag).unwrap();
+    assert!(held.wait().unwrap().success());
+    assert_eq!(seen_by_readers(out.path()), rerun_seen, "once published, readers see the rerun whole");
+
+    // The sample again, killed halfway through its publish: readers keep the rerun's run
+    // until the next start finishes the publish.
+    let mut killed = spawn(&sample_pipeline(dir.path(), |t| t));
+    wait_until_held(&mut killed, &flag);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(layout.staging(day("2026-06-30")).journal_file().exists(), "killed after its commit point");
+    assert_eq!(seen_by_readers(out.path()), rerun_seen, "readers after a publish killed halfway");
+    let next = vitals_out(&["score", "pipelines/sample.toml"], out.path());
+    let stderr = String::from_utf8_lossy(&next.stderr);
+    assert!(next.status.success() && stderr.contains("finishing the publish of an interrupted run"), "{stderr}");
+    assert_eq!(seen_by_readers(out.path()), first_seen, "the finished publish is the sample's run, whole");
+    assert!(layout.readers().is_empty(), "readers leave no snapshot folder behind");
+}
+
+#[test]
+fn a_run_that_cannot_write_fails_clearly_publishes_nothing_and_leaves_the_runs_before_it() {
+    let (dir, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let layout = OutputLayout::new(out.path());
+    run_sample(out.path(), "2026-06-30");
+    let date = day("2026-06-30");
+    let skip = [layout.staging_root(), layout.lock_file(), layout.failure_file(date)];
+    let before = files_under(out.path(), &skip);
+    let fewer = with_fewer_invoices(&sample_pipeline(dir.path(), |t| t), 300);
+
+    // A file-size limit stands in for a full disk: past it a write fails (EFBIG) where a
+    // full disk fails it (ENOSPC), through the same code.
+    let full = std::process::Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 100; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_vitals"))
+        .args(["run", "--quiet"])
+        .arg(&fewer)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is full") && stderr.contains("free space"), "{stderr}");
+    assert!(stderr.contains("nothing of this run was published"), "{stderr}");
+    let failure: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.failure_file(date)).unwrap()).unwrap();
+    assert_eq!(failure["committed"], serde_json::json!(false), "{failure}");
+    let after = files_under(out.path(), &skip);
+    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    assert!(before.iter().all(|(path, bytes)| after[path] == *bytes), "a file of the run before changed");
+
+    // With room again, the same run publishes.
+    let output = run(&fewer, out.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!layout.failure_file(date).exists());
+}

@@ -5,11 +5,13 @@ use anyhow::{bail, Result};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::layout::OutputLayout;
+use crate::publish;
 use crate::transform::{outputs, Engine};
 
 /// The history of `customer` in the output directory `out`, ready to print.
 pub async fn render(engine: &Engine, out: &OutputLayout, customer: &str) -> Result<String> {
-    let ctx = outputs::register(engine, out).await?;
+    let snapshot = publish::snapshot::take(out)?;
+    let ctx = outputs::register(engine, snapshot.tables()).await?;
     if !ctx.table_exist("customer_health")? {
         bail!("{} holds no customer_health table: run `vitals run` first", out.root().display());
     }

@@ -16,12 +16,14 @@ use datafusion::execution::context::SQLOptions;
 use parquet::arrow::ArrowWriter;
 
 use crate::layout::OutputLayout;
+use crate::publish;
 use crate::transform::{outputs, Engine};
 
 /// Runs `sql` over the tables under `out` and returns the result as an aligned table, or
 /// writes it to `output` (CSV or Parquet, by its extension) and says how many rows.
 pub async fn run(engine: &Engine, out: &OutputLayout, sql: &str, output: Option<&Path>) -> Result<String> {
-    let ctx = outputs::register(engine, out).await?;
+    let snapshot = publish::snapshot::take(out)?;
+    let ctx = outputs::register(engine, snapshot.tables()).await?;
     let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
     let frame = ctx.sql_with_options(sql, read_only).await;
     if let Err(e) = &frame {

@@ -1,11 +1,13 @@
 //! The publish lane (arrow/parquet): every table a run writes, through one Parquet writer
 //! ([`writer`]), into a staging folder that is committed whole ([`staging`]), or into
-//! drafts for a re-score ([`drafts`]); the run's manifest; and the output's one-writer lock
-//! ([`lock`]). Where each file goes is the layout's business (`crate::layout`).
+//! drafts for a re-score ([`drafts`]); the run's manifest; the output's one-writer lock
+//! ([`lock`]); and what readers see of the committed runs ([`snapshot`]). Where each file
+//! goes is the layout's business (`crate::layout`).
 
 mod drafts;
 pub mod lock;
 pub mod retention;
+pub mod snapshot;
 mod staging;
 mod writer;
 

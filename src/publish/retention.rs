@@ -47,10 +47,11 @@ pub fn plan(out: &OutputLayout, retention: Retention) -> Vec<Removal> {
     if let Some(keep) = retention.keep_runs {
         let kept: Vec<&NaiveDate> = run_dates.iter().rev().take(keep.max(1)).collect();
         for date in run_dates.iter().filter(|d| !kept.contains(d)) {
+            // The manifest first: readers stop counting the night before its tables go.
+            folders.push(out.run_dir(*date));
             folders.extend(tables.iter().map(|t| out.partition_dir(t, *date)));
             folders.push(out.partition_dir(OutputLayout::models_table(), *date));
             folders.extend(bronze_of(*date));
-            folders.push(out.run_dir(*date));
         }
     }
     let mut seen = BTreeSet::new();

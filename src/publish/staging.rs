@@ -3,12 +3,14 @@
 //! Every table of a run is written into `<out>/.staging/as_of=<date>/`, laid out like the
 //! output directory. Once every staged file is complete and on disk, a journal
 //! (`COMMIT.json`, written atomically) records the run's partitions and manifest: that is
-//! the commit point. Files then move into place one rename at a time, and a rename replaces
-//! a file atomically, so a reader always finds each table whole, old or new. A run killed
-//! before the journal leaves only staging, which the next run deletes; one killed after it
-//! is finished by the next run ([`recover`]).
+//! the commit point. Files then move into place one rename at a time, each file they
+//! replace first kept (a hard link) under the staging folder's `previous/`; then the
+//! manifest is written, which is when readers switch to the new run ([`super::snapshot`]);
+//! only then do files and partitions the run no longer produces go. A run killed before
+//! the journal leaves only staging, which the next run deletes; one killed after it is
+//! finished by the next run ([`recover`]), and until then readers see the previous run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -32,15 +34,11 @@ pub struct Staging {
     partitions: Mutex<BTreeSet<String>>,
 }
 
-/// What a committed run publishes: its partitions (table folders), the files of each, and
-/// its manifest.
+/// What a committed run publishes: its partitions (table folders) and its manifest, which
+/// lists the files of each (absent in journals of older versions: nothing is removed).
 #[derive(Serialize, Deserialize)]
 struct Journal {
     partitions: Vec<String>,
-    /// The files each partition holds once published; anything else in its folder is an
-    /// earlier run's and goes. (Absent in journals of older versions: nothing is removed.)
-    #[serde(default)]
-    files: BTreeMap<String, Vec<String>>,
     manifest: Manifest,
 }
 
@@ -49,6 +47,7 @@ impl Staging {
     /// whatever earlier runs left there. Call it holding the output's lock.
     pub fn begin(out: &OutputLayout, as_of: NaiveDate) -> Result<Staging> {
         recover(out)?;
+        super::snapshot::remove_abandoned(out);
         let staged = out.staging(as_of);
         std::fs::create_dir_all(staged.root()).with_context(|| {
             format!(
@@ -72,12 +71,12 @@ impl Staging {
     /// same date is replaced: a rerun of a date overwrites it.
     pub fn commit(self, manifest: &Manifest) -> Result<()> {
         let partitions: Vec<String> = self.partitions.into_inner().expect("not poisoned").into_iter().collect();
-        let mut files = BTreeMap::new();
+        let mut manifest = manifest.clone();
         for table in &partitions {
             let dir = self.staged.partition_dir(table, self.as_of);
-            files.insert(table.clone(), sync_folder(&dir)?);
+            manifest.files.insert(table.clone(), sync_folder(&dir)?);
         }
-        let journal = Journal { partitions, files, manifest: manifest.clone() };
+        let journal = Journal { partitions, manifest };
         let path = self.staged.journal_file();
         write_atomically(&path, &serde_json::to_vec_pretty(&journal)?)?;
         sync_dir(self.staged.root())?;
@@ -143,37 +142,67 @@ pub fn recover(out: &OutputLayout) -> Result<()> {
     Ok(())
 }
 
-/// Moves a committed staging folder's files into place, then writes its manifest and
-/// removes it. Repeating it after an interruption finishes the job.
+/// Moves a committed staging folder's files into place, keeping each file it replaces
+/// under `previous/` until the manifest is written; then removes what the run no longer
+/// produces, and the staging folder. Repeating it after an interruption finishes the job.
 fn apply(out: &OutputLayout, staged: &OutputLayout) -> Result<()> {
     let path = staged.journal_file();
     let journal: Journal = serde_json::from_slice(&std::fs::read(&path)?).with_context(|| {
         format!("{} is damaged: delete the folder {} and rerun", path.display(), staged.root().display())
     })?;
     let as_of = journal.manifest.as_of;
-    for table in &journal.partitions {
+    let previous = staged.previous();
+    for (done, table) in journal.partitions.iter().enumerate() {
         let (from, to) = (staged.partition_dir(table, as_of), out.partition_dir(table, as_of));
         std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
         if let Ok(files) = std::fs::read_dir(&from) {
             for file in files {
                 let file = file?;
                 let target = to.join(file.file_name());
+                keep_previous(&target, &previous.partition_dir(table, as_of).join(file.file_name()));
                 std::fs::rename(file.path(), &target).with_context(|| format!("publishing {}", target.display()))?;
             }
         }
-        if let Some(keep) = journal.files.get(table) {
-            remove_others(&to, keep)?;
-        }
         sync_dir(&to)?;
+        hold_for_test(done + 1 == journal.partitions.len() / 2);
     }
-    if !journal.files.is_empty() {
+    write_manifest(out, &journal.manifest)?;
+    sync_dir(&out.run_dir(as_of))?;
+    if !journal.manifest.files.is_empty() {
+        for (table, keep) in &journal.manifest.files {
+            remove_others(&out.partition_dir(table, as_of), keep)?;
+        }
         // A model reused from this very date stays: the manifest names it.
         let reused_here = journal.manifest.churn.model.as_deref() == Some(out.model_file(as_of).as_path());
         remove_stale_partitions(out, as_of, &journal.partitions, reused_here)?;
     }
-    write_manifest(out, &journal.manifest)?;
-    sync_dir(&out.run_dir(as_of))?;
     std::fs::remove_dir_all(staged.root()).with_context(|| format!("cleaning {}", staged.root().display()))
+}
+
+/// Keeps the published file `live`, about to be replaced, as `kept`, so readers can still
+/// read the previous run whole. A second pass after an interruption keeps the first copy.
+/// Where the file system has no hard links, readers may see this file new a moment early.
+fn keep_previous(live: &Path, kept: &Path) {
+    if !live.exists() || kept.exists() {
+        return;
+    }
+    let linked = kept.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::hard_link(live, kept));
+    if let Err(e) = linked {
+        tracing::warn!("could not keep {} while the run publishes ({e}); readers may see it new early", live.display());
+    }
+}
+
+/// A test hook: with `VITALS_TEST_HOLD_PUBLISH=<file>` set, the publish stops `halfway`
+/// (after half its partitions), creates `<file>` and waits while it exists, so a test can
+/// read (or kill) a run in the middle of publishing.
+fn hold_for_test(halfway: bool) {
+    let Some(flag) = std::env::var_os("VITALS_TEST_HOLD_PUBLISH").filter(|_| halfway) else { return };
+    let flag = PathBuf::from(flag);
+    if std::fs::write(&flag, b"held").is_ok() {
+        while flag.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 /// Removes the files of a published partition folder that the committed run did not write.

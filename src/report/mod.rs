@@ -18,6 +18,7 @@ use datafusion::prelude::SessionContext;
 use crate::canonical::{DIMENSIONS, HEALTH, TIERS};
 use crate::layout::OutputLayout;
 use crate::manifest::Manifest;
+use crate::publish;
 use crate::transform::rows::{query, Rows};
 use crate::transform::{outputs, Engine};
 use figures::{AlertCount, Churn, Mover, Report, RfCell, ScoreBin, SCORE_BIN};
@@ -44,7 +45,8 @@ pub async fn write(
 
 /// Reads the figures of the run as of `as_of` (default: the newest published) under `out`.
 pub async fn gather(engine: &Engine, out: &OutputLayout, as_of: Option<NaiveDate>) -> Result<Report> {
-    let runs = out.partitions(HEALTH);
+    let snapshot = publish::snapshot::take(out)?;
+    let runs = snapshot.dates(HEALTH);
     let Some(newest) = runs.last().copied() else {
         bail!("{} holds no {HEALTH} table: run `vitals run` first", out.root().display());
     };
@@ -54,7 +56,7 @@ pub async fn gather(engine: &Engine, out: &OutputLayout, as_of: Option<NaiveDate
         bail!("no run as of {as_of} under {}; published runs: {}", out.root().display(), dates.join(", "));
     }
     let previous = runs.iter().rev().find(|d| **d < as_of).copied();
-    let ctx = outputs::register(engine, out).await?;
+    let ctx = outputs::register(engine, snapshot.tables()).await?;
     let now = format!("as_of = DATE '{as_of}'");
     Ok(Report {
         as_of,

@@ -139,3 +139,54 @@ path = "invoices.csv"
 format = "csv"
 max_reject_ratio = 1.0
 "#;
+
+/// `pipeline` with the first `drop` records of its invoice export left out, written beside
+/// it as `fewer.toml` (the export as `fewer_invoices.csv`): a rerun of the same date with
+/// different inputs, whose tables differ from the first run's.
+pub fn with_fewer_invoices(pipeline: &Path, drop: usize) -> PathBuf {
+    let text = std::fs::read_to_string(pipeline).unwrap();
+    let dir = pipeline.parent().unwrap();
+    let section = text.find("[sources.invoices]").unwrap();
+    let start = section + text[section..].find("path = \"").unwrap() + "path = \"".len();
+    let end = start + text[start..].find('"').unwrap();
+    let export = std::fs::read_to_string(dir.join(&text[start..end])).unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    let copy = dir.join("fewer_invoices.csv");
+    let kept: Vec<&str> = lines[..1].iter().chain(&lines[1 + drop..]).copied().collect();
+    std::fs::write(&copy, kept.join("\n") + "\n").unwrap();
+    let fewer = dir.join("fewer.toml");
+    std::fs::write(&fewer, format!("{}{}{}", &text[..start], copy.display(), &text[end..])).unwrap();
+    fewer
+}
+
+/// What readers show of the run as of 2026-06-30 in `out`: the rows of each published
+/// table and of the invoices' bronze, the sum of the health scores (`vitals query`), and
+/// one customer's history (`vitals history`).
+pub fn seen_by_readers(out: &Path) -> String {
+    let tables = ["customer_health", "customer_metrics", "kpis", "alerts", "rejects", "bronze_invoices"];
+    let counts: Vec<String> = tables.iter().map(|t| format!("(SELECT COUNT(*) FROM {t}) AS {t}")).collect();
+    let sql = format!("SELECT {}, (SELECT SUM(health_score) FROM customer_health) AS score", counts.join(", "));
+    let mut seen = stdout(&vitals_out(&["query", "pipelines/sample.toml", &sql], out));
+    seen.push_str(&stdout(&vitals_out(&["history", "pipelines/sample.toml", "C0000009"], out)));
+    seen
+}
+
+/// Every file under `out` but those under `skip`, with its bytes, by relative path.
+pub fn files_under(out: &Path, skip: &[PathBuf]) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, skip: &[PathBuf], files: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if skip.iter().any(|p| path.starts_with(p)) {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, skip, files);
+            } else {
+                files.insert(path.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut files = std::collections::BTreeMap::new();
+    walk(out, out, skip, &mut files);
+    files
+}
