@@ -294,3 +294,21 @@ fn parquet_exports_with_typed_columns_are_read() {
     let health = read_table(&fx.out(), "customer_health", "2026-06-30");
     assert_eq!(strings(&health, "customer_id"), vec![Some("C1".to_string())], "C2's only invoice is after as_of");
 }
+
+#[test]
+fn dates_no_export_means_are_rejected_with_a_reason() {
+    let fx = Fixture::new();
+    fx.write(
+        "invoices.csv",
+        format!("{HEADER}C1,2026-01-05,100,I1\nC2,9999-12-31,50,I2\nC3,0001-01-01,70,I3\nC4,2199-12-31,10,I4\n"),
+    );
+    let manifest = fx.run(INVOICES_SECTION).unwrap();
+    let input = &manifest.inputs[0];
+    assert_eq!((input.rows_read, input.rows_accepted, input.rows_rejected), (4, 2, 2));
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    assert_eq!(ints(&rejects, "line"), vec![Some(3), Some(4)]);
+    assert_eq!(strings(&rejects, "raw_value"), vec![Some("9999-12-31".to_string()), Some("0001-01-01".to_string())]);
+    for reason in strings(&rejects, "reason") {
+        assert!(reason.as_deref().unwrap().contains("outside 1900-01-01 to 2199-12-31"), "{reason:?}");
+    }
+}

@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use polars::prelude::*;
 
-use crate::canonical::{Field, Kind};
+use crate::canonical::{epoch_days, Field, Kind};
 use crate::config::SourceConfig;
 
 /// The 0-based data-row number of each export row, carried through validation.
@@ -306,6 +306,24 @@ pub fn check(
         let row_why = when(extra.clone().is_not_null().and(extra.neq(lit("")))).then(lit(why)).otherwise(null_text());
         checked = checked.lazy().with_columns([row_why.alias(why_name(BEYOND_HEADER))]).collect()?;
     }
+    // Dates no export means (0001-01-01, 9999-12-31 for "no end"): the chunk's extremes are
+    // looked at first, so only a chunk holding one pays a pass for the rule.
+    let mut far = Vec::new();
+    for (field, _) in mapped.iter().filter(|(f, _)| matches!(f.kind, Kind::Date)) {
+        if outside_dates(&checked, field.name)? {
+            let (first, last) = date_range();
+            let value = col(field.name);
+            let bound = |d| lit(epoch_days(d)).cast(DataType::Date);
+            let is_far = value.clone().lt(bound(first)).or(value.gt(bound(last)));
+            let why =
+                format!("a date outside {first} to {last} (a placeholder for \"no date\"? leave the field empty)");
+            let old = col(why_name(field.name));
+            far.push(when(old.clone().is_null().and(is_far)).then(lit(why)).otherwise(old).alias(why_name(field.name)));
+        }
+    }
+    if !far.is_empty() {
+        checked = checked.lazy().with_columns(far).collect()?;
+    }
     let mut all_fine: Vec<Expr> = mapped.iter().map(|(f, _)| col(why_name(f.name)).is_null()).collect();
     if beyond {
         all_fine.push(col(why_name(BEYOND_HEADER)).is_null());
@@ -374,6 +392,22 @@ pub fn check(
             .collect()?
     };
     Ok(Checked { accepted, rejects })
+}
+
+/// The range of dates a value may take: wider than any customer's history or contract,
+/// narrower than the placeholders exports use for "none".
+fn date_range() -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a calendar date");
+    (day(1900, 1, 1), day(2199, 12, 31))
+}
+
+/// Whether the typed date column `field` of a chunk holds a value outside the range.
+fn outside_dates(checked: &DataFrame, field: &str) -> Result<bool> {
+    let (first, last) = date_range();
+    let values = checked.column(field)?.cast(&DataType::Int32)?;
+    let values = values.i32()?;
+    let outside = |v: Option<i32>| v.is_some_and(|v| v < epoch_days(first) || v > epoch_days(last));
+    Ok(outside(values.min()) || outside(values.max()))
 }
 
 fn empty_rejects() -> DataFrame {
