@@ -33,10 +33,7 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
         if !checks.iter().any(|c| c.model == name) {
             findings.push(Finding {
                 subject: format!("model {name}"),
-                outcome: Err(format!(
-                    "the pipeline needs a model `{name}` but {} has no {name}.sql",
-                    pipeline.sql_dir.display()
-                )),
+                outcome: Err(format!("the pipeline needs a model `{name}` but {} has no {name}.sql", pipeline.sql)),
             });
         }
     }

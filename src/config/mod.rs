@@ -21,6 +21,23 @@ pub mod segments;
 
 pub use scoring::Scoring;
 
+/// Where a pipeline's SQL models come from: a folder of `.sql` files an analyst edits, or
+/// the models shipped inside vitals when the pipeline sets no `sql_dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlModels {
+    Folder(PathBuf),
+    BuiltIn,
+}
+
+impl std::fmt::Display for SqlModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlModels::Folder(dir) => write!(f, "{}", dir.display()),
+            SqlModels::BuiltIn => write!(f, "the SQL models built into vitals (no [run] sql_dir)"),
+        }
+    }
+}
+
 /// The default scoring rules and parameters; a pipeline file's tables merge over them.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -43,7 +60,8 @@ pub struct Pipeline {
     pub file: PathBuf,
     pub as_of: Option<NaiveDate>,
     pub out: Option<PathBuf>,
-    pub sql_dir: PathBuf,
+    /// The SQL models the run executes (`[run] sql_dir`, else the ones built in).
+    pub sql: SqlModels,
     /// The models published as output tables, in the order they are listed.
     pub publish: Vec<String>,
     /// Bytes the SQL engine's joins, sorts and aggregations may hold before they spill to
@@ -313,7 +331,7 @@ impl Pipeline {
                 file: file.to_path_buf(),
                 as_of,
                 out: run.out.as_deref().map(at),
-                sql_dir: at(run.sql_dir.as_deref().unwrap_or(Path::new("../sql"))),
+                sql: run.sql_dir.as_deref().map_or(SqlModels::BuiltIn, |dir| SqlModels::Folder(at(dir))),
                 publish: run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
                 memory_limit,
                 partitions: run.partitions.unwrap_or(0),
@@ -500,7 +518,9 @@ mod tests {
     fn paths_are_relative_to_the_pipeline_file() {
         let p = parse(MINIMAL).unwrap();
         assert_eq!(p.sources[0].path, PathBuf::from("/p/pipelines/../data/inv.csv"));
-        assert_eq!(p.sql_dir, PathBuf::from("/p/pipelines/../sql"));
+        assert_eq!(p.sql, SqlModels::BuiltIn, "no sql_dir: the models built in");
+        let with_sql = parse(&format!("[run]\nsql_dir = \"../sql\"\n{MINIMAL}")).unwrap();
+        assert_eq!(with_sql.sql, SqlModels::Folder(PathBuf::from("/p/pipelines/../sql")));
         assert_eq!(p.sources[0].delimiter, b',');
         assert_eq!(p.sources[0].encoding, Encoding::Utf8);
     }
