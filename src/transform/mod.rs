@@ -462,8 +462,9 @@ async fn customers_per_dimension(ctx: &SessionContext, file: &Path) -> Result<BT
 pub struct ModelCheck {
     pub model: String,
     pub path: PathBuf,
-    /// Err: what is wrong, starting with `file:line:column` where DataFusion locates it.
-    pub planned: std::result::Result<(), String>,
+    /// The columns it produces, or Err: what is wrong, starting with `file:line:column`
+    /// where DataFusion locates it.
+    pub planned: std::result::Result<Vec<String>, String>,
 }
 
 /// Plans every SQL model of the pipeline, in run order, over empty tables of the canonical
@@ -491,11 +492,12 @@ pub fn check(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate) -> Result<V
             } else {
                 match ctx.sql(&model.sql).await {
                     Ok(frame) => {
+                        let columns = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
                         ctx.register_table(model.name.as_str(), frame.into_view())?;
                         if model.name == HEALTH {
                             register_scored_shape(&ctx).await?;
                         }
-                        Ok(())
+                        Ok(columns)
                     }
                     // The first line says it; DataFusion's next lines list every valid field.
                     Err(e) => {
