@@ -110,12 +110,22 @@ pub struct SourceConfig {
     /// The share by which rows read may fall against the previous run before the run stops
     /// (1 turns the check off).
     pub max_row_drop: f64,
+    /// The share by which rows read may change (up or down) against the previous run
+    /// before the run warns.
+    pub warn_row_change: f64,
+    /// Days the newest event date of the export may lie before the run's as-of date before
+    /// the run stops (an export that stopped updating), or warns; none: not checked.
+    pub max_age_days: Option<u32>,
+    pub warn_age_days: Option<u32>,
 }
 
 /// The data-quality gate when a source sets no `max_reject_ratio`.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.1;
 /// An export must have a row unless its source says `min_rows = 0`.
 pub const DEFAULT_MIN_ROWS: u64 = 1;
+/// A change of more than a quarter of an export's rows from one run to the next is worth
+/// a warning.
+pub const DEFAULT_WARN_ROW_CHANGE: f64 = 0.25;
 /// An export may lose half its rows from one run to the next, not more.
 pub const DEFAULT_MAX_ROW_DROP: f64 = 0.5;
 
@@ -177,6 +187,9 @@ struct SourceSpec {
     max_reject_ratio: Option<f64>,
     min_rows: Option<u64>,
     max_row_drop: Option<f64>,
+    warn_row_change: Option<f64>,
+    max_age_days: Option<u32>,
+    warn_age_days: Option<u32>,
     #[serde(default)]
     columns: BTreeMap<String, String>,
 }
@@ -462,6 +475,15 @@ fn source_config(
             here("max_row_drop")
         ));
     }
+    let warn_row_change = s.warn_row_change.unwrap_or(DEFAULT_WARN_ROW_CHANGE);
+    if !(warn_row_change.is_finite() && warn_row_change >= 0.0) {
+        problems.push(format!("{}: {warn_row_change} must be a share ≥ 0 (0.25 = a quarter)", here("warn_row_change")));
+    }
+    if let (Some(warn), Some(max)) = (s.warn_age_days, s.max_age_days) {
+        if warn > max {
+            problems.push(format!("{}: {warn} is more than max_age_days = {max}", here("warn_age_days")));
+        }
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -478,6 +500,9 @@ fn source_config(
         max_reject_ratio,
         min_rows: s.min_rows.unwrap_or(DEFAULT_MIN_ROWS),
         max_row_drop,
+        warn_row_change,
+        max_age_days: s.max_age_days,
+        warn_age_days: s.warn_age_days,
     })
 }
 
