@@ -23,6 +23,39 @@ pub const CUSTOMER_RFM: &str = "customer_rfm";
 pub const CHURNED: &str = "churned";
 pub const RF_SCORE: &str = "rf_score";
 
+/// The SQL models' columns the code reads — the contract between the SQL an analyst edits
+/// and the rest of vitals: the churn model's training rows, the manifest's alert counts,
+/// the scoring report, `vitals report`, `history` and `diff`. `vitals check` reports a
+/// model that no longer produces one of them.
+pub const READ_BY_CODE: [(&str, &[&str]); 6] = [
+    (
+        HEALTH,
+        &[
+            "as_of",
+            "customer_id",
+            "name",
+            "health_score",
+            "score_delta",
+            "trend",
+            "health_tier",
+            "previous_tier",
+            "dim_value",
+            "dim_engagement",
+            "dim_satisfaction",
+            "dim_relationship",
+            "dim_risk",
+            "r_score",
+            "f_score",
+            "monetary",
+        ],
+    ),
+    (CHURN_FEATURES, &["as_of", "customer_id"]),
+    (CHURN_LABELS, &["as_of", "customer_id", CHURNED]),
+    (CUSTOMER_RFM, &["as_of", "customer_id", "r_score", "f_score"]),
+    ("dimension_scores", &["dimension"]),
+    ("alerts", &["as_of", "kind", "severity", "message", "evidence"]),
+];
+
 /// The columns the model lane appends to customer_health, in order.
 pub const CHURN_COLUMNS: [(&str, DataType); 3] =
     [("churn_risk", DataType::Float64), ("risk_band", DataType::Utf8), ("top_risk_drivers", DataType::Utf8)];

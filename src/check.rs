@@ -2,10 +2,13 @@
 //! pipeline file, each export's columns against its mapping (reading only the start of
 //! each file), and every SQL model planned over empty tables.
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
 use chrono::NaiveDate;
 
-use crate::config::Pipeline;
+use crate::canonical::READ_BY_CODE;
+use crate::config::{Pipeline, RESERVED_PARAMS};
 use crate::transform::Engine;
 use crate::{ingest, model, transform};
 
@@ -33,16 +36,68 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
         if !checks.iter().any(|c| c.model == name) {
             findings.push(Finding {
                 subject: format!("model {name}"),
-                outcome: Err(format!(
-                    "the pipeline needs a model `{name}` but {} has no {name}.sql",
-                    pipeline.sql_dir.display()
-                )),
+                outcome: Err(format!("the pipeline needs a model `{name}` but {} has no {name}.sql", pipeline.sql)),
             });
         }
     }
     for c in checks {
-        let outcome = c.planned.map(|()| format!("{} plans", c.path.display()));
+        let outcome = c.planned.and_then(|columns| {
+            let read = READ_BY_CODE.iter().find(|(m, _)| *m == c.model).map_or(&[][..], |(_, read)| *read);
+            let missing: Vec<&str> = read.iter().copied().filter(|r| !columns.iter().any(|c| c == r)).collect();
+            match missing.as_slice() {
+                [] => Ok(format!("{} plans", c.path.display())),
+                _ => Err(format!(
+                    "{} plans, but no longer produces {}, which vitals reads (the churn model, the report, \
+                     history or diff): keep those columns in the model",
+                    c.path.display(),
+                    missing.join(", ")
+                )),
+            }
+        });
         findings.push(Finding { subject: format!("model {}", c.model), outcome });
     }
+    findings.extend(rules_the_models_read(pipeline)?);
+    Ok(findings)
+}
+
+/// Whether the models read what the pipeline configures for them: each `[metrics.*]` is a
+/// metric some model produces, each `[params]` key one some model reads. A typo in either
+/// would otherwise leave a rule without effect, silently.
+fn rules_the_models_read(pipeline: &Pipeline) -> Result<Vec<Finding>> {
+    let models = transform::models::load(&pipeline.sql)?;
+    let mut findings = Vec::new();
+    let metrics = &pipeline.scoring.metrics;
+    let produced = |name: &str| models.iter().any(|m| m.sql.contains(&format!("'{name}'")));
+    let unknown: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).filter(|n| !produced(n)).collect();
+    findings.push(Finding {
+        subject: "metrics".to_string(),
+        outcome: match unknown.as_slice() {
+            [] => Ok(format!("each of the {} metrics the rules score is produced by a model", metrics.len())),
+            _ => Err(format!(
+                "[metrics.{}] in {}: no SQL model produces a metric of that name (a typo, or a model \
+                 removed?), so its weight scores nothing",
+                unknown.join("], [metrics."),
+                pipeline.file.display()
+            )),
+        },
+    });
+    let read: BTreeSet<String> = models.iter().flat_map(|m| transform::models::identifiers(&m.sql)).collect();
+    let unread: Vec<&str> = pipeline
+        .params
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !RESERVED_PARAMS.contains(k) && !read.contains(&k.to_lowercase()))
+        .collect();
+    findings.push(Finding {
+        subject: "params".to_string(),
+        outcome: match unread.as_slice() {
+            [] => Ok(format!("each of the {} [params] values is read by a model", pipeline.params.len())),
+            _ => Err(format!(
+                "[params] {} in {}: no SQL model reads it (a typo?), so it changes nothing",
+                unread.join(", "),
+                pipeline.file.display()
+            )),
+        },
+    });
     Ok(findings)
 }

@@ -47,6 +47,10 @@ pub struct Manifest {
     /// The SQL engine's budget, `[run] memory_limit` (MiB).
     #[serde(default)]
     pub memory_limit_mib: f64,
+    /// What the run found worth a look without stopping for it: an export that is getting
+    /// stale, one whose row count moved a lot, one byte-identical to the previous run's.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// The files each partition of this run holds once published, by table as named
     /// under `<out>` (`customer_health`, `bronze/invoices`): what readers read of this
     /// date; anything else in those folders is not this run's. Filled in at the commit.
@@ -107,6 +111,10 @@ pub struct SourceReport {
     /// The source's data-quality gate.
     #[serde(default)]
     pub max_reject_ratio: f64,
+    /// The newest event date among the accepted rows (invoice_date, activity_date, …):
+    /// how fresh the export is.
+    #[serde(default)]
+    pub newest_event: Option<NaiveDate>,
     pub seconds: f64,
 }
 

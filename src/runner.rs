@@ -356,7 +356,11 @@ fn publish_run(
     }
     let previous_inputs =
         previous.as_ref().and_then(|(d, _)| Some((*d, Manifest::read(&out.manifest_file(*d)).ok()?.inputs)));
-    ingest::check_quality(pipeline, &ingested.reports, previous_inputs.as_ref().map(|(d, r)| (*d, r.as_slice())))?;
+    let previous_inputs = previous_inputs.as_ref().map(|(d, r)| (*d, r.as_slice()));
+    let warnings = ingest::check_quality(pipeline, settings.as_of, &ingested.reports, previous_inputs)?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
 
     let engine = engine(pipeline, &staging)?;
     let bronze = ingested.bronze.iter().map(|w| (source_of(&w.name).to_string(), w.path.clone())).collect();
@@ -432,6 +436,7 @@ fn publish_run(
         model_seconds,
         peak_memory_mib,
         memory_limit_mib: pipeline.memory_limit as f64 / 1024.0 / 1024.0,
+        warnings,
         files: BTreeMap::new(),
     };
     manifest.stage_seconds.insert("publish".to_string(), started.elapsed().as_secs_f64());

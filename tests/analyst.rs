@@ -292,3 +292,37 @@ fn check_passes_the_sample_and_names_file_line_and_column_of_problems() {
     assert!(invoices.starts_with("ERROR") && invoices.contains("\"金额\""), "{invoices}");
     assert!(text.lines().any(|l| l.starts_with("ok") && l.contains("source accounts")), "{text}");
 }
+
+#[test]
+fn check_names_what_the_code_reads_and_a_model_dropped_and_rules_no_model_reads() {
+    let ok = stdout(&common::vitals().args(["check", "pipelines/sample.toml"]).output().unwrap());
+    assert!(ok.lines().any(|l| l.starts_with("ok     metrics")), "{ok}");
+    assert!(ok.lines().any(|l| l.starts_with("ok     params")), "{ok}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let sql = copy_of_sql(dir.path());
+    // alerts without `kind` still plans, but the manifest counts alerts by kind.
+    let alerts = std::fs::read_to_string(sql.join("alerts.sql")).unwrap();
+    assert_eq!(alerts.matches("\n    e.kind,\n").count(), 1, "alerts.sql selects e.kind on a line of its own");
+    let renamed = alerts.replace("\n    e.kind,\n", "\n    e.kind AS alert_kind,\n");
+    std::fs::write(sql.join("alerts.sql"), &renamed).unwrap();
+    let typos = sample_pipeline(dir.path(), |t| {
+        t.replace(&format!("{}/sql", repo().display()), &sql.display().to_string())
+            // The weight moved to a metric of a mistyped name, which no model produces.
+            .replace("weight = 0.30\nscale", "weight = 0.0\nscale")
+            .replace("[metrics.contract_amount]", "[metrics.contract_amout]\ndimension = \"value\"\nweight = 0.30\nscale = \"percentile\"\nbetter = \"higher\"\n[metrics.contract_amount]")
+            .replace("window_days = 365", "window_days = 365\nwindow_dayz = 30")
+    });
+    let output = common::vitals().arg("check").arg(&typos).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    // Each line: status, subject, what was found.
+    let line = |subject: &str| {
+        let subject_of =
+            |l: &str| l.split_whitespace().skip(1).take(subject.split(' ').count()).collect::<Vec<_>>().join(" ");
+        text.lines().find(|l| subject_of(l) == subject).unwrap_or_else(|| panic!("{subject}: {text}"))
+    };
+    assert!(line("model alerts").starts_with("ERROR") && line("model alerts").contains("kind"), "{text}");
+    assert!(line("metrics").starts_with("ERROR") && line("metrics").contains("contract_amout"), "{text}");
+    assert!(line("params").starts_with("ERROR") && line("params").contains("window_dayz"), "{text}");
+}

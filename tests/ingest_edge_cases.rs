@@ -231,13 +231,7 @@ fn an_export_that_lost_most_of_its_rows_since_the_previous_run_stops_the_run() {
         csv
     };
     fx.write("invoices.csv", rows(40));
-    let week = |as_of: &str, section: &str| {
-        let file = fx.pipeline(section);
-        let pipeline = vitals::config::Pipeline::load(&file).unwrap();
-        let mut settings = vitals::runner::RunSettings::resolve(&pipeline, None, None, false).unwrap();
-        settings.as_of = day(as_of);
-        vitals::runner::run(&pipeline, &settings)
-    };
+    let week = |as_of: &str, section: &str| fx.run_as_of(section, as_of);
     week("2026-06-23", INVOICES_SECTION).unwrap();
     fx.write("invoices.csv", rows(15));
     let err = week("2026-06-30", INVOICES_SECTION).unwrap_err();
@@ -311,4 +305,42 @@ fn dates_no_export_means_are_rejected_with_a_reason() {
     for reason in strings(&rejects, "reason") {
         assert!(reason.as_deref().unwrap().contains("outside 1900-01-01 to 2199-12-31"), "{reason:?}");
     }
+
+fn a_stale_export_stops_the_run_and_a_repeated_or_much_changed_one_is_a_warning() {
+    let fx = Fixture::new();
+    let rows = |n: usize, month: u32| {
+        let mut csv = HEADER.to_string();
+        for i in 0..n {
+            csv.push_str(&format!("C{i},2026-{month:02}-{:02},100.00,I{i}\n", i % 28 + 1));
+        }
+        csv
+    };
+    let week = |as_of: &str, section: &str| fx.run_as_of(section, as_of);
+    let fresh = format!("{INVOICES_SECTION}max_age_days = 30\nwarn_age_days = 7\n");
+
+    // Invoices up to 2026-05-28, scored as of 2026-06-30: 33 days old.
+    fx.write("invoices.csv", rows(40, 5));
+    let err = week("2026-06-30", &fresh).unwrap_err();
+    assert!(err.downcast_ref::<vitals::ingest::QualityGate>().is_some(), "exit code 3: {err:#}");
+    let text = format!("{err:#}");
+    assert!(text.contains("newest invoice_date is 2026-05-28, 33 days before the run date 2026-06-30"), "{text}");
+    assert!(text.contains("max_age_days 30") && text.contains("Nothing was published"), "{text}");
+    assert!(!OutputLayout::new(fx.out()).manifest_file(day("2026-06-30")).exists());
+
+    // 12 days old: a warning, in the manifest.
+    let first = week("2026-06-09", &fresh).unwrap();
+    assert!(first.warnings.iter().any(|w| w.contains("12 days before the run date")), "{:?}", first.warnings);
+    assert_eq!(first.inputs[0].newest_event, Some(day("2026-05-28")));
+
+    // The same file a week later, then 60 % more rows: warnings naming the previous run.
+    let repeated = week("2026-06-16", INVOICES_SECTION).unwrap();
+    assert!(
+        repeated.warnings.iter().any(|w| w.contains("byte-identical") && w.contains("2026-06-09")),
+        "{:?}",
+        repeated.warnings
+    );
+    fx.write("invoices.csv", rows(64, 6));
+    let grown = week("2026-06-30", INVOICES_SECTION).unwrap();
+    assert!(grown.warnings.iter().any(|w| w.contains("64 rows, +60 % against 40")), "{:?}", grown.warnings);
+    assert!(!grown.warnings.iter().any(|w| w.contains("byte-identical")), "{:?}", grown.warnings);
 }

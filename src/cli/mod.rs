@@ -3,6 +3,7 @@
 
 mod diff;
 mod history;
+mod init;
 mod query;
 mod segments;
 
@@ -25,6 +26,7 @@ use crate::transform::Engine;
 #[command(
     name = "vitals",
     version,
+    long_version = LONG_VERSION,
     about = "Scores the health of every B2B customer from finance, CRM and survey exports"
 )]
 pub struct Cli {
@@ -37,6 +39,17 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// `vitals --version`: with the engines it was built with, for bug reports.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nDataFusion ",
+    env!("VITALS_VERSION_DATAFUSION"),
+    "\npolars ",
+    env!("VITALS_VERSION_POLARS"),
+    "\nlinfa ",
+    env!("VITALS_VERSION_LINFA")
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -170,16 +183,24 @@ pub enum Command {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
     },
+    /// Write a starter project into a new or empty folder: a pipeline file over sample
+    /// exports, a copy of the SQL models to edit, and a README of the layout.
+    Init {
+        /// The folder of the new project.
+        dir: PathBuf,
+    },
+    /// Print a completion script for a shell, e.g. `vitals completions bash > /etc/bash_completion.d/vitals`.
+    Completions { shell: clap_complete::Shell },
     /// Write synthetic finance, CRM and survey exports (deterministic for a seed).
     SampleData {
         /// Number of customers.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = SampleOptions::default().customers)]
         customers: usize,
         /// Random seed: the same seed writes byte-identical files.
-        #[arg(long, default_value_t = 42)]
+        #[arg(long, default_value_t = SampleOptions::default().seed)]
         seed: u64,
         /// Last date of the data (the exports cover the three years up to it).
-        #[arg(long, default_value = "2026-06-30")]
+        #[arg(long, default_value_t = SampleOptions::default().end)]
         end: NaiveDate,
         /// Folder to write finance/, crm/ and survey/ into.
         #[arg(long)]
@@ -311,12 +332,7 @@ fn emit(text: &str) -> Result<()> {
 }
 
 fn print_rescored(rescored: &runner::Rescored, pipeline: &Pipeline) {
-    println!(
-        "re-scored as of {} with the rules in {} in {:.2} s",
-        rescored.as_of,
-        pipeline.sql_dir.display(),
-        rescored.seconds
-    );
+    println!("re-scored as of {} with the rules in {} in {:.2} s", rescored.as_of, pipeline.sql, rescored.seconds);
     match &rescored.model {
         Some(model) => println!("  churn model {}", model.display()),
         None => println!("  no saved churn model: churn columns are empty (a nightly run trains one)"),
@@ -441,6 +457,21 @@ fn execute(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Segments { pipeline } => emit(&segments::render(&Pipeline::load(&pipeline)?.scoring)),
+        Command::Init { dir } => {
+            let written = init::write(&dir)?;
+            if !cli.quiet {
+                for path in &written {
+                    println!("wrote {}", path.display());
+                }
+                println!("next: vitals run {}", dir.join("pipeline.toml").display());
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "vitals", &mut script);
+            emit(&String::from_utf8_lossy(&script))
+        }
         Command::SampleData { customers, seed, end, out } => {
             let summary = sample_data::generate(&SampleOptions { customers, seed, out, end })?;
             if !cli.quiet {

@@ -21,6 +21,23 @@ pub mod segments;
 
 pub use scoring::Scoring;
 
+/// Where a pipeline's SQL models come from: a folder of `.sql` files an analyst edits, or
+/// the models shipped inside vitals when the pipeline sets no `sql_dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlModels {
+    Folder(PathBuf),
+    BuiltIn,
+}
+
+impl std::fmt::Display for SqlModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlModels::Folder(dir) => write!(f, "{}", dir.display()),
+            SqlModels::BuiltIn => write!(f, "the SQL models built into vitals (no [run] sql_dir)"),
+        }
+    }
+}
+
 /// The default scoring rules and parameters; a pipeline file's tables merge over them.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -43,7 +60,8 @@ pub struct Pipeline {
     pub file: PathBuf,
     pub as_of: Option<NaiveDate>,
     pub out: Option<PathBuf>,
-    pub sql_dir: PathBuf,
+    /// The SQL models the run executes (`[run] sql_dir`, else the ones built in).
+    pub sql: SqlModels,
     /// The models published as output tables, in the order they are listed.
     pub publish: Vec<String>,
     /// Bytes the SQL engine's joins, sorts and aggregations may hold before they spill to
@@ -92,12 +110,22 @@ pub struct SourceConfig {
     /// The share by which rows read may fall against the previous run before the run stops
     /// (1 turns the check off).
     pub max_row_drop: f64,
+    /// The share by which rows read may change (up or down) against the previous run
+    /// before the run warns.
+    pub warn_row_change: f64,
+    /// Days the newest event date of the export may lie before the run's as-of date before
+    /// the run stops (an export that stopped updating), or warns; none: not checked.
+    pub max_age_days: Option<u32>,
+    pub warn_age_days: Option<u32>,
 }
 
 /// The data-quality gate when a source sets no `max_reject_ratio`.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.1;
 /// An export must have a row unless its source says `min_rows = 0`.
 pub const DEFAULT_MIN_ROWS: u64 = 1;
+/// A change of more than a quarter of an export's rows from one run to the next is worth
+/// a warning.
+pub const DEFAULT_WARN_ROW_CHANGE: f64 = 0.25;
 /// An export may lose half its rows from one run to the next, not more.
 pub const DEFAULT_MAX_ROW_DROP: f64 = 0.5;
 
@@ -159,6 +187,9 @@ struct SourceSpec {
     max_reject_ratio: Option<f64>,
     min_rows: Option<u64>,
     max_row_drop: Option<f64>,
+    warn_row_change: Option<f64>,
+    max_age_days: Option<u32>,
+    warn_age_days: Option<u32>,
     #[serde(default)]
     columns: BTreeMap<String, String>,
 }
@@ -313,7 +344,7 @@ impl Pipeline {
                 file: file.to_path_buf(),
                 as_of,
                 out: run.out.as_deref().map(at),
-                sql_dir: at(run.sql_dir.as_deref().unwrap_or(Path::new("../sql"))),
+                sql: run.sql_dir.as_deref().map_or(SqlModels::BuiltIn, |dir| SqlModels::Folder(at(dir))),
                 publish: run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
                 memory_limit,
                 partitions: run.partitions.unwrap_or(0),
@@ -444,6 +475,15 @@ fn source_config(
             here("max_row_drop")
         ));
     }
+    let warn_row_change = s.warn_row_change.unwrap_or(DEFAULT_WARN_ROW_CHANGE);
+    if !(warn_row_change.is_finite() && warn_row_change >= 0.0) {
+        problems.push(format!("{}: {warn_row_change} must be a share ≥ 0 (0.25 = a quarter)", here("warn_row_change")));
+    }
+    if let (Some(warn), Some(max)) = (s.warn_age_days, s.max_age_days) {
+        if warn > max {
+            problems.push(format!("{}: {warn} is more than max_age_days = {max}", here("warn_age_days")));
+        }
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -460,6 +500,9 @@ fn source_config(
         max_reject_ratio,
         min_rows: s.min_rows.unwrap_or(DEFAULT_MIN_ROWS),
         max_row_drop,
+        warn_row_change,
+        max_age_days: s.max_age_days,
+        warn_age_days: s.warn_age_days,
     })
 }
 
@@ -500,7 +543,9 @@ mod tests {
     fn paths_are_relative_to_the_pipeline_file() {
         let p = parse(MINIMAL).unwrap();
         assert_eq!(p.sources[0].path, PathBuf::from("/p/pipelines/../data/inv.csv"));
-        assert_eq!(p.sql_dir, PathBuf::from("/p/pipelines/../sql"));
+        assert_eq!(p.sql, SqlModels::BuiltIn, "no sql_dir: the models built in");
+        let with_sql = parse(&format!("[run]\nsql_dir = \"../sql\"\n{MINIMAL}")).unwrap();
+        assert_eq!(with_sql.sql, SqlModels::Folder(PathBuf::from("/p/pipelines/../sql")));
         assert_eq!(p.sources[0].delimiter, b',');
         assert_eq!(p.sources[0].encoding, Encoding::Utf8);
     }

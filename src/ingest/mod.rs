@@ -37,15 +37,58 @@ pub struct QualityGate(String);
 /// Stops the run when a source's share of rejected rows is above its gate (naming the
 /// source, the counts and the commonest reasons), when it read fewer rows than its
 /// `min_rows`, or fewer than `max_row_drop` allows against `previous` (the reports of the
-/// previous run, with its date).
+/// previous run, with its date), or when its newest event lies more than `max_age_days`
+/// before `as_of`. Returns what is worth a warning: an export near that age, a row count
+/// that moved more than `warn_row_change`, an export byte-identical to the previous one.
 pub fn check_quality(
     pipeline: &Pipeline,
+    as_of: NaiveDate,
     reports: &[SourceReport],
     previous: Option<(NaiveDate, &[SourceReport])>,
-) -> std::result::Result<(), QualityGate> {
+) -> std::result::Result<Vec<String>, QualityGate> {
     let mut volume: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for report in reports {
         let Some(cfg) = pipeline.source(&report.source) else { continue };
+        let event = cfg.source.event_date;
+        let age = report.newest_event.map(|newest| (newest, (as_of - newest).num_days()));
+        match (age, cfg.max_age_days, cfg.warn_age_days) {
+            (Some((newest, days)), Some(max), _) if days > i64::from(max) => volume.push(format!(
+                "source {}: its newest {event} is {newest}, {days} days before the run date {as_of}, more than its \
+                 max_age_days {max} (has the export stopped updating?)",
+                report.source
+            )),
+            (None, Some(max), _) => volume.push(format!(
+                "source {}: no accepted row has a {event}, so its age cannot be checked against max_age_days {max}",
+                report.source
+            )),
+            (Some((newest, days)), _, Some(warn)) if days > i64::from(warn) => warnings.push(format!(
+                "source {}: its newest {event} is {newest}, {days} days before the run date (warn_age_days {warn})",
+                report.source
+            )),
+            _ => {}
+        }
+        let earlier = previous.and_then(|(d, p)| p.iter().find(|r| r.source == report.source).map(|r| (d, r)));
+        if let Some((date, earlier)) = earlier {
+            if earlier.sha256 == report.sha256 {
+                warnings.push(format!(
+                    "source {}: {} is byte-identical to the export of the run as of {date} (did the export job run?)",
+                    report.source,
+                    cfg.path.display()
+                ));
+            }
+            let change = report.rows_read as f64 / earlier.rows_read.max(1) as f64 - 1.0;
+            if earlier.rows_read > 0 && change.abs() > cfg.warn_row_change {
+                warnings.push(format!(
+                    "source {}: {} rows, {:+.0} % against {} in the run as of {date} (warn_row_change {})",
+                    report.source,
+                    report.rows_read,
+                    100.0 * change,
+                    earlier.rows_read,
+                    cfg.warn_row_change
+                ));
+            }
+        }
         if report.rows_read < cfg.min_rows {
             volume.push(format!(
                 "source {} read {} rows from {}, fewer than its min_rows {} (an export with a header and no rows?)",
@@ -73,8 +116,8 @@ pub fn check_quality(
     }
     if !volume.is_empty() {
         return Err(QualityGate(format!(
-            "data-quality gate: {}. Nothing was published. Check that the export is complete; if this volume is \
-             expected, set [sources.<name>] min_rows or max_row_drop in {}",
+            "data-quality gate: {}. Nothing was published. Check that the export is complete and current; if this \
+             is expected, set [sources.<name>] min_rows, max_row_drop or max_age_days in {}",
             volume.join(". "),
             pipeline.file.display()
         )));
@@ -97,7 +140,7 @@ pub fn check_quality(
         })
         .collect();
     if failed.is_empty() {
-        return Ok(());
+        return Ok(warnings);
     }
     Err(QualityGate(format!(
         "data-quality gate: {}. Nothing was published. Fix the export (or its column mapping) in {}, \
@@ -174,6 +217,8 @@ struct Tally {
     accepted: u64,
     rejected: u64,
     reasons: HashMap<String, u64>,
+    /// The newest event date accepted so far (Arrow day number).
+    newest: Option<i32>,
 }
 
 /// Ingests one export: its bronze table and its reject records, through `sink`.
@@ -193,7 +238,7 @@ fn ingest_in_chunks(
     let schema = cfg.source.arrow_schema();
     let mut bronze = sink.create(&OutputLayout::bronze_table(cfg.name()), schema.clone(), TableKind::Published)?;
     let mut rejects = Rejects::new(cfg, as_of, sink)?;
-    let mut tally = Tally { records: 0, accepted: 0, rejected: 0, reasons: HashMap::new() };
+    let mut tally = Tally { records: 0, accepted: 0, rejected: 0, reasons: HashMap::new(), newest: None };
     let mut mapped: Option<Vec<(&'static canonical::Field, String)>> = None;
     let mut seen: Option<validate::Seen> = None;
     let (size, sha256) = {
@@ -210,6 +255,8 @@ fn ingest_in_chunks(
             let checked = validate::check(frame, cfg, mapped, tally.records as IdxSize, seen, may_hold_nul)
                 .with_context(|| format!("source {}: checking rows of {}", cfg.name(), cfg.path.display()))?;
             bronze.write(&arrow::to_batch(&checked.accepted, &schema)?)?;
+            let newest = checked.accepted.column(cfg.source.event_date)?.cast(&DataType::Int32)?.i32()?.max();
+            tally.newest = tally.newest.max(newest);
             tally.accepted += checked.accepted.height() as u64;
             tally.rejected += rejects.write(&checked.rejects, tally.records, text, &mut tally.reasons)?;
             tally.records += height;
@@ -266,6 +313,7 @@ fn ingest_in_chunks(
         rows_rejected: tally.rejected,
         top_reasons: reasons,
         max_reject_ratio: cfg.max_reject_ratio,
+        newest_event: tally.newest.map(canonical::from_epoch_days),
         seconds: started.elapsed().as_secs_f64(),
     };
     debug_assert_eq!(report.rows_accepted, tally.accepted);

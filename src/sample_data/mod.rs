@@ -39,6 +39,18 @@ pub struct SampleOptions {
     pub end: NaiveDate,
 }
 
+/// What `vitals sample-data` writes when told nothing else: the bundled sample.
+impl Default for SampleOptions {
+    fn default() -> Self {
+        SampleOptions {
+            customers: 2000,
+            seed: 42,
+            out: PathBuf::from("sample_data"),
+            end: NaiveDate::from_ymd_opt(2026, 6, 30).expect("a calendar date"),
+        }
+    }
+}
+
 pub struct SampleSummary {
     /// Each file written with its number of data rows.
     pub files: Vec<(PathBuf, u64)>,

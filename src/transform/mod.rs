@@ -18,6 +18,7 @@ pub mod models;
 pub mod outputs;
 pub mod rows;
 mod rules;
+pub mod shipped;
 mod sources;
 
 use std::collections::BTreeMap;
@@ -92,7 +93,7 @@ impl Pass {
 
 /// The published tables that read `scored_health`, in the pipeline's order.
 pub fn after_model_tables(pipeline: &Pipeline) -> Result<Vec<String>> {
-    let models = models::load(&pipeline.sql_dir)?;
+    let models = models::load(&pipeline.sql)?;
     Ok(pipeline.publish.iter().filter(|t| models.iter().any(|m| m.name == **t && m.after_model)).cloned().collect())
 }
 
@@ -120,7 +121,7 @@ pub fn before_model(
     also: &[&str],
     sink: &dyn TableSink,
 ) -> Result<Pass> {
-    let models = models::load(&pipeline.sql_dir)?;
+    let models = models::load(&pipeline.sql)?;
     let mut wanted: Vec<&str> = pipeline.publish.iter().map(String::as_str).collect();
     wanted.extend_from_slice(also);
     if models.iter().any(|m| m.name == DIMENSION_SCORES) {
@@ -168,7 +169,7 @@ pub fn after_model(
 ) -> Result<Pass> {
     let after = after_model_tables(pipeline)?;
     let wanted: Vec<&str> = after.iter().map(String::as_str).collect();
-    let models = models::load(&pipeline.sql_dir)?;
+    let models = models::load(&pipeline.sql)?;
     let table_kind = |name: &str| kind_of(pipeline, name);
     engine.block_on(async {
         let (ctx, rules) = session(engine, pipeline, &[as_of], inputs).await?;
@@ -239,7 +240,7 @@ pub fn training(
     let wanted = [canonical::CHURN_FEATURES, canonical::CHURN_LABELS, canonical::CUSTOMER_RFM];
     engine.block_on(async {
         let (ctx, _) = session(engine, pipeline, dates, &inputs).await?;
-        let needed = needed(pipeline, models::load(&pipeline.sql_dir)?, &wanted)?;
+        let needed = needed(pipeline, models::load(&pipeline.sql)?, &wanted)?;
         let (tables, _) = execute(&ctx, needed, &|_| TableKind::Work, sink, "training_", None).await?;
         for name in wanted {
             // Registered again: a model another one reads is dropped once it has been read.
@@ -287,7 +288,7 @@ fn needed(pipeline: &Pipeline, models: Vec<models::Model>, wanted: &[&str]) -> R
         anyhow!(
             "pipeline file {}: the run needs a model `{missing}`, but {} has no {missing}.sql",
             pipeline.file.display(),
-            pipeline.sql_dir.display()
+            pipeline.sql
         )
     })
 }
@@ -461,8 +462,9 @@ async fn customers_per_dimension(ctx: &SessionContext, file: &Path) -> Result<BT
 pub struct ModelCheck {
     pub model: String,
     pub path: PathBuf,
-    /// Err: what is wrong, starting with `file:line:column` where DataFusion locates it.
-    pub planned: std::result::Result<(), String>,
+    /// The columns it produces, or Err: what is wrong, starting with `file:line:column`
+    /// where DataFusion locates it.
+    pub planned: std::result::Result<Vec<String>, String>,
 }
 
 /// Plans every SQL model of the pipeline, in run order, over empty tables of the canonical
@@ -473,7 +475,7 @@ pub fn check(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate) -> Result<V
         let (ctx, _) = session(engine, pipeline, &[as_of], &Inputs::default()).await?;
         let mut checks: Vec<ModelCheck> = Vec::new();
         // As in a run: the models reading scored_health come after the model lane.
-        let mut all = models::load(&pipeline.sql_dir)?;
+        let mut all = models::load(&pipeline.sql)?;
         all.sort_by_key(|m| m.after_model);
         for model in all {
             let reads = |name: &str| model.depends_on.contains(name) || (model.after_model && name == HEALTH);
@@ -490,11 +492,12 @@ pub fn check(engine: &Engine, pipeline: &Pipeline, as_of: NaiveDate) -> Result<V
             } else {
                 match ctx.sql(&model.sql).await {
                     Ok(frame) => {
+                        let columns = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
                         ctx.register_table(model.name.as_str(), frame.into_view())?;
                         if model.name == HEALTH {
                             register_scored_shape(&ctx).await?;
                         }
-                        Ok(())
+                        Ok(columns)
                     }
                     // The first line says it; DataFusion's next lines list every valid field.
                     Err(e) => {

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::shipped::SHIPPED;
+use crate::config::SqlModels;
+
 /// One SQL model read from disk.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -25,23 +28,17 @@ pub struct Model {
 /// The table of scored customers the models after the model lane read.
 pub const SCORED: &str = "scored_health";
 
-/// Reads every `*.sql` file in `dir` and returns the models in dependency order
-/// (alphabetical among models whose dependencies are met, so the order is stable).
-pub fn load(dir: &Path) -> Result<Vec<Model>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the SQL folder {}: check [run] sql_dir", dir.display()))?;
-    let mut files = BTreeMap::new();
-    for entry in entries {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "sql") {
-            let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
-            let sql = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            files.insert(name, (path, sql));
-        }
-    }
-    if files.is_empty() {
-        bail!("the SQL folder {} holds no .sql models", dir.display());
-    }
+/// Reads the models (every `*.sql` file of a folder, or the ones built in) and returns them
+/// in dependency order (alphabetical among models whose dependencies are met, so the order
+/// is stable).
+pub fn load(sql: &SqlModels) -> Result<Vec<Model>> {
+    let files = match sql {
+        SqlModels::Folder(dir) => read_folder(dir)?,
+        SqlModels::BuiltIn => SHIPPED
+            .iter()
+            .map(|(name, sql)| (name.to_string(), (PathBuf::from(format!("(built in) {name}.sql")), sql.to_string())))
+            .collect(),
+    };
     let names: BTreeSet<String> = files.keys().cloned().collect();
     let models = files
         .into_iter()
@@ -57,6 +54,25 @@ pub fn load(dir: &Path) -> Result<Vec<Model>> {
         ordered[i].after_model |= inherited;
     }
     Ok(ordered)
+}
+
+/// The `.sql` files of `dir`, by model name.
+fn read_folder(dir: &Path) -> Result<BTreeMap<String, (PathBuf, String)>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the SQL folder {}: check [run] sql_dir", dir.display()))?;
+    let mut files = BTreeMap::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let sql = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            files.insert(name, (path, sql));
+        }
+    }
+    if files.is_empty() {
+        bail!("the SQL folder {} holds no .sql models", dir.display());
+    }
+    Ok(files)
 }
 
 /// The models `wanted` needs (themselves and everything they reference), in run order;
@@ -142,6 +158,10 @@ pub fn identifiers(sql: &str) -> impl Iterator<Item = String> {
 mod tests {
     use super::*;
 
+    fn folder(dir: &Path) -> SqlModels {
+        SqlModels::Folder(dir.to_path_buf())
+    }
+
     fn write(dir: &Path, name: &str, sql: &str) {
         std::fs::write(dir.join(format!("{name}.sql")), sql).unwrap();
     }
@@ -152,7 +172,7 @@ mod tests {
         write(dir.path(), "a_health", "SELECT * FROM rfm JOIN features USING (customer_id)");
         write(dir.path(), "rfm", "SELECT * FROM features -- not a_health\n");
         write(dir.path(), "features", "SELECT 'rfm' AS x /* rfm */ FROM invoices");
-        let names: Vec<String> = load(dir.path()).unwrap().into_iter().map(|m| m.name).collect();
+        let names: Vec<String> = load(&folder(dir.path())).unwrap().into_iter().map(|m| m.name).collect();
         assert_eq!(names, vec!["features", "rfm", "a_health"]);
     }
 
@@ -163,11 +183,11 @@ mod tests {
         write(dir.path(), "b", "SELECT * FROM a");
         write(dir.path(), "c", "SELECT 2");
         let names = |wanted: &[&str]| -> Vec<String> {
-            needed(load(dir.path()).unwrap(), wanted).unwrap().into_iter().map(|m| m.name).collect()
+            needed(load(&folder(dir.path())).unwrap(), wanted).unwrap().into_iter().map(|m| m.name).collect()
         };
         assert_eq!(names(&["b"]), vec!["a", "b"]);
         assert_eq!(names(&["c"]), vec!["c"]);
-        assert_eq!(needed(load(dir.path()).unwrap(), &["zzz"]).unwrap_err(), "zzz");
+        assert_eq!(needed(load(&folder(dir.path())).unwrap(), &["zzz"]).unwrap_err(), "zzz");
     }
 
     #[test]
@@ -177,7 +197,7 @@ mod tests {
         write(dir.path(), "alerts", "SELECT * FROM scored_health JOIN health USING (customer_id)");
         write(dir.path(), "digest", "SELECT * FROM alerts");
         let after: Vec<(String, bool)> =
-            load(dir.path()).unwrap().into_iter().map(|m| (m.name, m.after_model)).collect();
+            load(&folder(dir.path())).unwrap().into_iter().map(|m| (m.name, m.after_model)).collect();
         assert_eq!(after, [("health".into(), false), ("alerts".into(), true), ("digest".into(), true)]);
     }
 
@@ -186,14 +206,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "x", "SELECT * FROM y");
         write(dir.path(), "y", "SELECT * FROM x");
-        let err = load(dir.path()).unwrap_err().to_string();
+        let err = load(&folder(dir.path())).unwrap_err().to_string();
         assert!(err.contains("cycle") && err.contains("x.sql") && err.contains("y.sql"), "{err}");
     }
 
     #[test]
     fn an_empty_or_missing_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(load(dir.path()).unwrap_err().to_string().contains("no .sql"));
-        assert!(load(&dir.path().join("nope")).is_err());
+        assert!(load(&folder(dir.path())).unwrap_err().to_string().contains("no .sql"));
+        assert!(load(&folder(&dir.path().join("nope"))).is_err());
     }
 }

@@ -98,9 +98,15 @@ impl Fixture {
     }
 
     pub fn run(&self, sources: &str) -> anyhow::Result<Manifest> {
+        self.run_as_of(sources, "2026-06-30")
+    }
+
+    /// [`Fixture::run`] as of another date.
+    pub fn run_as_of(&self, sources: &str, as_of: &str) -> anyhow::Result<Manifest> {
         let file = self.pipeline(sources);
         let pipeline = Pipeline::load(&file)?;
-        let settings = RunSettings::resolve(&pipeline, None, None, false)?;
+        let mut settings = RunSettings::resolve(&pipeline, None, None, false)?;
+        settings.as_of = day(as_of);
         runner::run(&pipeline, &settings)
     }
 }
