@@ -305,7 +305,9 @@ fn dates_no_export_means_are_rejected_with_a_reason() {
     for reason in strings(&rejects, "reason") {
         assert!(reason.as_deref().unwrap().contains("outside 1900-01-01 to 2199-12-31"), "{reason:?}");
     }
+}
 
+#[test]
 fn a_stale_export_stops_the_run_and_a_repeated_or_much_changed_one_is_a_warning() {
     let fx = Fixture::new();
     let rows = |n: usize, month: u32| {
