@@ -260,7 +260,9 @@ pub fn training(
             labels = canonical::CHURN_LABELS,
             rfm = canonical::CUSTOMER_RFM,
         );
-        write(&ctx, ctx.sql(&sql).await?, "churn_training", TableKind::Work, sink).await
+        // Named for its newest date: a training pass run on groups of dates writes one each.
+        let name = format!("churn_training_{}", dates.first().context("training needs a date")?);
+        write(&ctx, ctx.sql(&sql).await?, &name, TableKind::Work, sink).await
     })
 }
 
