@@ -99,8 +99,7 @@ pub fn check_quality(
             ));
             continue;
         }
-        let before = previous.and_then(|(d, p)| p.iter().find(|r| r.source == report.source).map(|r| (d, r.rows_read)));
-        if let Some((date, before)) = before.filter(|(_, n)| *n > 0) {
+        if let Some((date, before)) = earlier.map(|(d, r)| (d, r.rows_read)).filter(|(_, n)| *n > 0) {
             let drop = 1.0 - report.rows_read as f64 / before as f64;
             if drop > cfg.max_row_drop {
                 volume.push(format!(
