@@ -45,6 +45,10 @@ const FAILURE: &str = "failure.json";
 const JOURNAL: &str = "COMMIT.json";
 const PARTITION_PREFIX: &str = "as_of=";
 
+/// The column a table is partitioned by. Published files leave it out: their folder's
+/// name (`as_of=<date>`) gives it, the Hive convention every reader follows.
+pub const PARTITION_COLUMN: &str = "as_of";
+
 /// Folders of the output directory that hold no published table.
 const NOT_TABLES: [&str; 6] = [RUNS, "models", BRONZE, FACTS, DRAFTS, REPORTS];
 
@@ -254,6 +258,11 @@ pub fn is_data_file(name: &str) -> bool {
 /// The date of a partition folder name `as_of=<date>`.
 pub fn partition_date(folder: &str) -> Option<NaiveDate> {
     folder.strip_prefix(PARTITION_PREFIX)?.parse().ok()
+}
+
+/// The partition date of a table file: the `as_of=<date>` folder it lies in.
+pub fn partition_of(file: &Path) -> Option<NaiveDate> {
+    partition_date(file.parent()?.file_name()?.to_str()?)
 }
 
 fn subfolders(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {

@@ -45,9 +45,11 @@ impl TableSink for Drafts {
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
         let file = match kind {
             TableKind::Published => {
-                ParquetFile::create(table, &self.drafts.table_file(table, self.as_of), schema, true)?
+                ParquetFile::create(table, &self.drafts.table_file(table, self.as_of), schema, true, Some(self.as_of))?
             }
-            TableKind::Saved | TableKind::Work => ParquetFile::create(table, &self.work_file(table), schema, false)?,
+            TableKind::Saved | TableKind::Work => {
+                ParquetFile::create(table, &self.work_file(table), schema, false, None)?
+            }
         };
         Ok(Box::new(file))
     }

@@ -97,7 +97,8 @@ impl TableSink for Staging {
     }
 
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
-        Ok(Box::new(ParquetFile::create(table, &self.place(table, kind), schema, false)?))
+        let partition = (kind == TableKind::Published).then_some(self.as_of);
+        Ok(Box::new(ParquetFile::create(table, &self.place(table, kind), schema, false, partition)?))
     }
 
     fn adopt(&self, table: &str, file: &Path, kind: TableKind) -> Result<Written> {

@@ -1,58 +1,107 @@
 //! The one Parquet writer. Every table vitals writes goes through it, bronze included:
 //! text as plain UTF-8 strings whatever layout the engine that made it chose (string views,
 //! large strings), zstd compression, page statistics. So a column keeps one type in every
-//! partition and every reader sees the same format.
+//! partition and every reader sees the same format. A published partition's file leaves out
+//! its partition column (`as_of`): the folder name says it, as Hive, Spark, DataFusion,
+//! polars, DuckDB and pyarrow expect.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::Date32Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use crate::canonical;
+use crate::layout::PARTITION_COLUMN;
 use crate::table::{Batches, Table, TableWriter, Written};
 
 /// A table being written to one Parquet file. With `atomic`, it is written beside its
 /// path and renamed into place when finished, so readers find the old file or the new one.
+/// With `partition`, the file is that date's partition of a published table: the rows'
+/// `as_of` must be that date, and the column is left out of the file.
 pub struct ParquetFile {
     name: String,
     path: PathBuf,
     writing: PathBuf,
     schema: SchemaRef,
+    partition: Option<(usize, i32)>,
     writer: ArrowWriter<File>,
     rows: u64,
 }
 
 impl ParquetFile {
-    pub fn create(name: &str, path: &Path, schema: SchemaRef, atomic: bool) -> Result<ParquetFile> {
+    pub fn create(
+        name: &str,
+        path: &Path,
+        schema: SchemaRef,
+        atomic: bool,
+        partition: Option<NaiveDate>,
+    ) -> Result<ParquetFile> {
         let dir = path.parent().context("a table file lives in a folder")?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let writing = if atomic { temporary(path) } else { path.to_path_buf() };
         let file = File::create(&writing).with_context(|| format!("cannot create {}", writing.display()))?;
-        let schema = plain_schema(&schema);
+        let partition = partition.and_then(|date| {
+            let column = schema.index_of(PARTITION_COLUMN).ok()?;
+            Some((column, canonical::epoch_days(date)))
+        });
+        let mut schema = plain_schema(&schema);
+        if let Some((column, _)) = partition {
+            let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.remove(column);
+            schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        }
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_statistics_enabled(EnabledStatistics::Page)
             .build();
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .with_context(|| format!("cannot write {}", writing.display()))?;
-        Ok(ParquetFile { name: name.to_string(), path: path.to_path_buf(), writing, schema, writer, rows: 0 })
+        Ok(ParquetFile {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            writing,
+            schema,
+            partition,
+            writer,
+            rows: 0,
+        })
     }
 }
 
 impl TableWriter for ParquetFile {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let columns = batch
+        let mut columns = batch
             .columns()
             .iter()
             .map(|c| if needs_plain(c.data_type()) { cast(c, &DataType::Utf8) } else { Ok(c.clone()) })
             .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
+        if let Some((column, day)) = self.partition {
+            let dates = cast(&columns.remove(column), &DataType::Date32)?;
+            let dates = dates.as_primitive::<Date32Type>();
+            if let Some(i) = (0..dates.len()).find(|&i| dates.is_null(i) || dates.value(i) != day) {
+                let found = if dates.is_null(i) {
+                    "null".to_string()
+                } else {
+                    canonical::from_epoch_days(dates.value(i)).to_string()
+                };
+                bail!(
+                    "table {}: a row has {PARTITION_COLUMN} {found}, but it is written to the partition of {}; \
+                     a model publishing this table must give every row the run's as_of",
+                    self.name,
+                    canonical::from_epoch_days(day)
+                );
+            }
+        }
         let batch = RecordBatch::try_new(self.schema.clone(), columns)
             .with_context(|| format!("table {}: a batch does not match the table's columns", self.name))?;
         self.writer.write(&batch).with_context(|| format!("writing {}", self.writing.display()))?;
@@ -128,4 +177,40 @@ pub fn read_table(name: &str, path: &Path) -> Result<Table> {
     let schema = reader.schema().clone();
     let batches = reader.build()?.collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(Table { name: name.to_string(), schema, batches })
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Date32Array, StringArray};
+
+    use super::*;
+
+    fn batch(days: &[i32]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Utf8, false),
+            Field::new(PARTITION_COLUMN, DataType::Date32, true),
+        ]));
+        let ids = StringArray::from_iter_values(days.iter().map(|d| format!("C{d}")));
+        RecordBatch::try_new(schema, vec![Arc::new(ids), Arc::new(Date32Array::from(days.to_vec()))]).unwrap()
+    }
+
+    #[test]
+    fn a_partition_file_leaves_out_as_of_and_refuses_rows_of_another_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let day = canonical::epoch_days(date);
+        let path = dir.path().join("as_of=2026-06-30/part-0.parquet");
+        let mut file: Box<dyn TableWriter> =
+            Box::new(ParquetFile::create("t", &path, batch(&[]).schema(), false, Some(date)).unwrap());
+        file.write(&batch(&[day, day])).unwrap();
+        file.finish().unwrap();
+        let table = read_table("t", &path).unwrap();
+        assert_eq!(table.schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["customer_id"]);
+        assert_eq!(table.batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+
+        let other = dir.path().join("as_of=2026-06-30/other.parquet");
+        let mut file = ParquetFile::create("t", &other, batch(&[]).schema(), false, Some(date)).unwrap();
+        let err = file.write(&batch(&[day, day - 1])).unwrap_err().to_string();
+        assert!(err.contains("as_of 2026-06-29") && err.contains("partition of 2026-06-30"), "{err}");
+    }
 }

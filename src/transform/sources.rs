@@ -17,9 +17,11 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Date32Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{lit, Expr, ParquetReadOptions, SessionContext};
+use datafusion::scalar::ScalarValue;
 
 use crate::canonical::{self, Kind};
+use crate::layout::{self, PARTITION_COLUMN};
 
 /// The dates the sources are seen as of: one row per date, column `as_of`.
 pub const RUN_DATES: &str = "run_dates";
@@ -35,7 +37,8 @@ pub async fn register(ctx: &SessionContext, bronze: &BTreeMap<String, PathBuf>, 
     for source in canonical::SOURCES {
         let table = format!("bronze_{}", source.name);
         if let Some(path) = bronze.get(source.name) {
-            register_parquet(ctx, &table, path)
+            // Bronze rows carry no as_of: the views below give each row the dates it is seen on.
+            ctx.register_parquet(&table, &path.to_string_lossy(), ParquetReadOptions::default())
                 .await
                 .with_context(|| format!("registering bronze table {}", path.display()))?;
         } else {
@@ -47,10 +50,23 @@ pub async fn register(ctx: &SessionContext, bronze: &BTreeMap<String, PathBuf>, 
     Ok(())
 }
 
-/// Registers a Parquet file as a table.
+/// Registers a Parquet file as a table. A published partition's file, which leaves out
+/// its partition column, gets `as_of` back from its folder's name.
 pub async fn register_parquet(ctx: &SessionContext, table: &str, path: &Path) -> Result<()> {
-    ctx.register_parquet(table, &path.to_string_lossy(), ParquetReadOptions::default()).await?;
+    let read = ctx.read_parquet(path.to_string_lossy().as_ref(), ParquetReadOptions::default()).await?;
+    let read = match layout::partition_of(path) {
+        Some(date) if !read.schema().has_column_with_unqualified_name(PARTITION_COLUMN) => {
+            read.with_column(PARTITION_COLUMN, partition_value(date))?
+        }
+        _ => read,
+    };
+    ctx.register_table(table, read.into_view())?;
     Ok(())
+}
+
+/// A partition's date as a value of its `as_of` column.
+pub fn partition_value(date: NaiveDate) -> Expr {
+    lit(ScalarValue::Date32(Some(canonical::epoch_days(date))))
 }
 
 /// The SQL of a source as known on each of `dates`: one filtered scan of the bronze table

@@ -6,10 +6,11 @@
 Reads every table documented in docs/tables.md, every as_of partition of it, three ways:
 
   * each Parquet file on its own (pyarrow.parquet): its columns and types, and that it
-    carries an `as_of` column holding its folder's date;
+    leaves out `as_of`, which its folder's name gives (Spark refuses a file holding its
+    partition column);
   * DuckDB: read_parquet('<OUT>/<table>/*/*.parquet', hive_partitioning = true);
   * pyarrow.dataset with the Hive partitioning schema as_of: date32 (the recipe in
-    docs/tables.md);
+    docs/tables.md), and with plain partitioning="hive" (as_of then reads as a string);
 
 and checks column names and types against the documentation, and the rows per as_of
 against each run's manifest (runs/<as_of>/manifest.json, tables.<name>.rows). Exits 1
@@ -171,8 +172,9 @@ def compare_columns(
 
 
 def check_files(out: Path, table: str, doc: dict[str, str], parts: dict[str, list[Path]], problems: Problems) -> None:
-    """Each file on its own: schema as documented, and as_of = its folder's date. The same
-    finding in several files is reported once, naming the files."""
+    """Each file on its own: schema as documented but for the partition column, which only
+    the folder holds. The same finding in several files is reported once, naming the files."""
+    in_file = {name: kind for name, kind in doc.items() if name != PARTITION}
     found: dict[str, list[str]] = {}
     for as_of, files in parts.items():
         if not files:
@@ -184,12 +186,10 @@ def check_files(out: Path, table: str, doc: dict[str, str], parts: dict[str, lis
             except Exception as e:  # noqa: BLE001 - any read failure is a finding
                 own.add("", f"pyarrow cannot read it: {e}")
             else:
-                compare_columns("", doc, {f.name: str(f.type) for f in schema}, 0, own)
-                if PARTITION in schema.names and schema.field(PARTITION).type == pa.date32():
-                    values = pq.read_table(file, columns=[PARTITION]).column(PARTITION)
-                    wrong = {str(v) for v in values.unique().to_pylist()} - {as_of}
-                    if wrong:
-                        own.add("", f"column as_of: expected {as_of} (its folder) in every row, found {sorted(wrong)}")
+                actual = {f.name: str(f.type) for f in schema}
+                if actual.pop(PARTITION, None) is not None:
+                    own.add("", "holds the partition column as_of, which only its folder may hold")
+                compare_columns("", in_file, actual, 0, own)
             for item in own.items:
                 found.setdefault(item.removeprefix(": "), []).append(file.relative_to(out).as_posix())
     for what, files in found.items():
@@ -236,6 +236,17 @@ def check_pyarrow(
     grouped = data.group_by(PARTITION).aggregate([([], "count_all")]).to_pylist()
     rows = {str(r[PARTITION]): int(r["count_all"]) for r in grouped}
     compare_rows(where, manifest_rows, rows, problems)
+    hive = f"{table} (pyarrow.dataset, partitioning='hive')"
+    try:
+        plain = ds.dataset(out / table, format="parquet", partitioning="hive").to_table()
+    except Exception as e:  # noqa: BLE001 - any read failure is a finding
+        problems.add(hive, f"cannot read the table: {type(e).__name__}: {e}")
+        return rows
+    if PARTITION not in plain.schema.names:
+        problems.add(hive, "has no as_of column")
+    else:
+        grouped = plain.group_by(PARTITION).aggregate([([], "count_all")]).to_pylist()
+        compare_rows(hive, manifest_rows, {str(r[PARTITION]): int(r["count_all"]) for r in grouped}, problems)
     return rows
 
 
