@@ -117,6 +117,9 @@ pub struct Field {
     /// one that records a later happening (a payment, a resolution, a churn). Only the
     /// latter are hidden when they fall after a run's as-of date.
     pub planned: bool,
+    /// A categorical field's values as the shipped models compare with them (empty: free
+    /// text). Exports' spellings are folded and mapped onto them at ingest.
+    pub values: &'static [&'static str],
 }
 
 /// One canonical source: what a kind of export means to vitals.
@@ -146,16 +149,30 @@ impl Source {
 }
 
 const fn req(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: true, unique: false, planned: false }
+    Field { name, kind, required: true, unique: false, planned: false, values: &[] }
 }
 
 const fn opt(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: false, unique: false, planned: false }
+    Field { name, kind, required: false, unique: false, planned: false, values: &[] }
 }
 
 const fn planned(field: Field) -> Field {
     Field { planned: true, ..field }
 }
+
+const fn categorical(field: Field, values: &'static [&'static str]) -> Field {
+    Field { values, ..field }
+}
+
+/// A categorical value as written in an export, folded for comparison: surrounding and
+/// repeated white space dropped, lower case (`"Complaint "` → `"complaint"`).
+pub fn fold(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The relationship assessment dimensions (DOMAIN.md: the −1…3 scale).
+pub const RELATIONSHIP_DIMENSIONS: [&str; 6] =
+    ["acceptance", "participation", "information_sharing", "guidance", "decision_support", "competitor_attitude"];
 
 use Kind::{Date, Number, Text};
 
@@ -195,9 +212,9 @@ pub const SOURCES: &[Source] = &[
         fields: &[
             req("customer_id", Text),
             req("activity_date", Date),
-            opt("type", Text),
+            categorical(opt("type", Text), &["meeting", "call", "email", "visit", "business_review"]),
             opt("response_hours", Number),
-            opt("contact_level", Text),
+            categorical(opt("contact_level", Text), &["executive", "manager", "staff"]),
         ],
     },
     Source {
@@ -206,8 +223,8 @@ pub const SOURCES: &[Source] = &[
         fields: &[
             req("customer_id", Text),
             req("opened_date", Date),
-            opt("severity", Text),
-            opt("kind", Text),
+            categorical(opt("severity", Text), &["low", "medium", "high", "critical"]),
+            categorical(opt("kind", Text), &["complaint", "praise", "request"]),
             opt("resolved_date", Date),
         ],
     },
@@ -237,7 +254,7 @@ pub const SOURCES: &[Source] = &[
         fields: &[
             req("customer_id", Text),
             req("assessed_date", Date),
-            req("dimension", Text),
+            categorical(req("dimension", Text), &RELATIONSHIP_DIMENSIONS),
             req("level", Kind::Integer { min: -1, max: 3 }),
         ],
     },

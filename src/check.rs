@@ -9,13 +9,33 @@ use chrono::NaiveDate;
 
 use crate::canonical::READ_BY_CODE;
 use crate::config::{Pipeline, RESERVED_PARAMS};
+use crate::layout::OutputLayout;
+use crate::manifest::Manifest;
+use crate::runner::RunSettings;
 use crate::transform::Engine;
 use crate::{ingest, model, transform};
 
-/// One thing checked: what, and either what was found fine or what is wrong.
+/// One thing checked: what, and what was found.
 pub struct Finding {
     pub subject: String,
-    pub outcome: std::result::Result<String, String>,
+    pub outcome: Outcome,
+}
+
+pub enum Outcome {
+    Fine(String),
+    /// Worth a look, but a run would go on (and warn the same).
+    Warning(String),
+    /// A run would fail, or do something the pipeline cannot mean.
+    Problem(String),
+}
+
+impl From<std::result::Result<String, String>> for Outcome {
+    fn from(result: std::result::Result<String, String>) -> Outcome {
+        match result {
+            Ok(fine) => Outcome::Fine(fine),
+            Err(problem) => Outcome::Problem(problem),
+        }
+    }
 }
 
 /// Checks a loaded pipeline as of `as_of` (the date only matters to the SQL's parameters).
@@ -25,8 +45,9 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
         let outcome = ingest::check_columns(source, &pipeline.file)
             .map(|n| format!("{} has {n} columns; every mapped field is there", source.path.display()))
             .map_err(|e| format!("{e:#}"));
-        findings.push(Finding { subject: format!("source {}", source.name()), outcome });
+        findings.push(Finding { subject: format!("source {}", source.name()), outcome: outcome.into() });
     }
+    findings.extend(values_of_the_last_run(pipeline)?);
     let checks = transform::check(&Engine::for_reading()?, pipeline, as_of)?;
     let mut wanted: Vec<&str> = pipeline.publish.iter().map(String::as_str).collect();
     if pipeline.churn.enabled {
@@ -36,7 +57,10 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
         if !checks.iter().any(|c| c.model == name) {
             findings.push(Finding {
                 subject: format!("model {name}"),
-                outcome: Err(format!("the pipeline needs a model `{name}` but {} has no {name}.sql", pipeline.sql)),
+                outcome: Outcome::Problem(format!(
+                    "the pipeline needs a model `{name}` but {} has no {name}.sql",
+                    pipeline.sql
+                )),
             });
         }
     }
@@ -54,9 +78,38 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
                 )),
             }
         });
-        findings.push(Finding { subject: format!("model {}", c.model), outcome });
+        findings.push(Finding { subject: format!("model {}", c.model), outcome: outcome.into() });
     }
     findings.extend(rules_the_models_read(pipeline)?);
+    Ok(findings)
+}
+
+/// The categorical values the newest committed run found that the value maps, as they are
+/// now, still do not name: a renamed category in an export shows here before it drops rows
+/// from the scores unnoticed.
+fn values_of_the_last_run(pipeline: &Pipeline) -> Result<Vec<Finding>> {
+    let out = OutputLayout::new(RunSettings::resolve(pipeline, None, None, false)?.out);
+    let Some((date, manifest)) =
+        out.run_dates().into_iter().rev().find_map(|d| Manifest::read(&out.manifest_file(d)).ok().map(|m| (d, m)))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut findings = Vec::new();
+    for source in pipeline.sources.iter().filter(|s| !s.values.is_empty()) {
+        let Some(report) = manifest.inputs.iter().find(|r| r.source == source.name()) else { continue };
+        let unmapped = ingest::unmapped_values(source, &report.unmapped);
+        let subject = format!("values of {}", source.name());
+        findings.push(match unmapped.is_empty() {
+            true => Finding {
+                subject,
+                outcome: Outcome::Fine(format!("the run as of {date} found every categorical value mapped")),
+            },
+            false => Finding {
+                subject,
+                outcome: Outcome::Warning(format!("in the run as of {date}: {}", unmapped.join("; "))),
+            },
+        });
+    }
     Ok(findings)
 }
 
@@ -71,7 +124,7 @@ fn rules_the_models_read(pipeline: &Pipeline) -> Result<Vec<Finding>> {
     let unknown: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).filter(|n| !produced(n)).collect();
     findings.push(Finding {
         subject: "metrics".to_string(),
-        outcome: match unknown.as_slice() {
+        outcome: Outcome::from(match unknown.as_slice() {
             [] => Ok(format!("each of the {} metrics the rules score is produced by a model", metrics.len())),
             _ => Err(format!(
                 "[metrics.{}] in {}: no SQL model produces a metric of that name (a typo, or a model \
@@ -79,7 +132,7 @@ fn rules_the_models_read(pipeline: &Pipeline) -> Result<Vec<Finding>> {
                 unknown.join("], [metrics."),
                 pipeline.file.display()
             )),
-        },
+        }),
     });
     let read: BTreeSet<String> = models.iter().flat_map(|m| transform::models::identifiers(&m.sql)).collect();
     let unread: Vec<&str> = pipeline
@@ -90,14 +143,14 @@ fn rules_the_models_read(pipeline: &Pipeline) -> Result<Vec<Finding>> {
         .collect();
     findings.push(Finding {
         subject: "params".to_string(),
-        outcome: match unread.as_slice() {
+        outcome: Outcome::from(match unread.as_slice() {
             [] => Ok(format!("each of the {} [params] values is read by a model", pipeline.params.len())),
             _ => Err(format!(
                 "[params] {} in {}: no SQL model reads it (a typo?), so it changes nothing",
                 unread.join(", "),
                 pipeline.file.display()
             )),
-        },
+        }),
     });
     Ok(findings)
 }

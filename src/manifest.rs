@@ -115,7 +115,23 @@ pub struct SourceReport {
     /// how fresh the export is.
     #[serde(default)]
     pub newest_event: Option<NaiveDate>,
+    /// Categorical field → the accepted rows whose value no value map names, and the
+    /// commonest such values (folded) with their rows. Absent: every value was known.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped: BTreeMap<String, Unmapped>,
     pub seconds: f64,
+}
+
+/// Values of one categorical field that map to nothing the models compare with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unmapped {
+    pub rows: u64,
+    /// The commonest values (at most [`Unmapped::SHOWN`]) with their rows.
+    pub values: BTreeMap<String, u64>,
+}
+
+impl Unmapped {
+    pub const SHOWN: usize = 20;
 }
 
 impl SourceReport {

@@ -346,3 +346,49 @@ fn a_stale_export_stops_the_run_and_a_repeated_or_much_changed_one_is_a_warning(
     assert!(grown.warnings.iter().any(|w| w.contains("64 rows, +60 % against 40")), "{:?}", grown.warnings);
     assert!(!grown.warnings.iter().any(|w| w.contains("byte-identical")), "{:?}", grown.warnings);
 }
+
+#[test]
+fn categorical_spellings_are_folded_and_mapped_and_the_unknown_ones_reported() {
+    let fx = Fixture::new();
+    fx.write("invoices.csv", "customer_id,invoice_date,amount\nC1,2026-06-01,10\nC2,2026-06-01,10\nC3,2026-06-01,10\n");
+    fx.write(
+        "tickets.csv",
+        "customer_id,opened_date,severity,kind\n\
+         C1,2026-06-20,P1,投诉\n\
+         C2,2026-06-20,HIGH ,Complaint \n\
+         C3,2026-06-20,low,Beschwerde\n\
+         C3,2026-06-21,low,beschwerde\n",
+    );
+    let sources = |extra: &str| {
+        format!(
+            "[sources.invoices]\npath = \"invoices.csv\"\nformat = \"csv\"\n\
+             [sources.tickets]\npath = \"tickets.csv\"\nformat = \"csv\"\n\
+             [sources.tickets.values.kind]\n\"投诉\" = \"complaint\"\n{extra}\
+             [sources.tickets.values.severity]\np1 = \"critical\"\n"
+        )
+    };
+    let manifest = fx.run(&sources("")).unwrap();
+    let tickets = read_table(&fx.out(), "bronze/tickets", "2026-06-30");
+    let some = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+    assert_eq!(strings(&tickets, "kind"), some(&["complaint", "complaint", "beschwerde", "beschwerde"]));
+    assert_eq!(strings(&tickets, "severity"), some(&["critical", "high", "low", "low"]));
+    let report = manifest.inputs.iter().find(|r| r.source == "tickets").unwrap();
+    assert_eq!(report.rows_read, 4, "a value no map names is kept, not rejected");
+    let kind = &report.unmapped["kind"];
+    assert_eq!((kind.rows, kind.values.get("beschwerde")), (2, Some(&2)), "{:?}", report.unmapped);
+    assert!(!report.unmapped.contains_key("severity"), "{:?}", report.unmapped);
+    let warned = manifest.warnings.iter().find(|w| w.contains("beschwerde")).expect("a warning names the value");
+    assert!(
+        warned.contains("[sources.tickets.values.kind]") && warned.contains("complaint, praise, request"),
+        "{warned}"
+    );
+
+    let check = |pipeline: &std::path::Path| {
+        String::from_utf8_lossy(&vitals().arg("check").arg(pipeline).output().unwrap().stdout).to_string()
+    };
+    let shown = check(&fx.path("pipeline.toml"));
+    assert!(shown.contains("WARN") && shown.contains("\"beschwerde\" (2)"), "{shown}");
+    fx.pipeline(&sources("Beschwerde = \"complaint\"\n"));
+    let mapped_now = check(&fx.path("pipeline.toml"));
+    assert!(!mapped_now.contains("WARN") && mapped_now.contains("every categorical value mapped"), "{mapped_now}");
+}

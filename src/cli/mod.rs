@@ -399,15 +399,17 @@ fn diff_against(
 }
 
 fn check(pipeline_file: &std::path::Path, quiet: bool) -> Result<()> {
+    use crate::check::Outcome;
     let pipeline = Pipeline::load(pipeline_file)?;
     let as_of = pipeline.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let findings = crate::check::check(&pipeline, as_of)?;
-    let problems = findings.iter().filter(|f| f.outcome.is_err()).count();
+    let problems = findings.iter().filter(|f| matches!(f.outcome, Outcome::Problem(_))).count();
     for f in &findings {
         match &f.outcome {
-            Ok(what) if !quiet => println!("ok     {:<32} {what}", f.subject),
-            Ok(_) => {}
-            Err(why) => println!("ERROR  {:<32} {why}", f.subject),
+            Outcome::Fine(what) if !quiet => println!("ok     {:<32} {what}", f.subject),
+            Outcome::Fine(_) => {}
+            Outcome::Warning(what) => println!("WARN   {:<32} {what}", f.subject),
+            Outcome::Problem(why) => println!("ERROR  {:<32} {why}", f.subject),
         }
     }
     if problems > 0 {

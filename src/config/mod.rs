@@ -18,6 +18,7 @@ pub mod ahp;
 pub mod churn;
 pub mod scoring;
 pub mod segments;
+pub mod values;
 
 pub use scoring::Scoring;
 
@@ -117,6 +118,8 @@ pub struct SourceConfig {
     /// the run stops (an export that stopped updating), or warns; none: not checked.
     pub max_age_days: Option<u32>,
     pub warn_age_days: Option<u32>,
+    /// Categorical field → how the export's spellings map onto its values.
+    pub values: BTreeMap<&'static str, values::ValueMap>,
 }
 
 /// The data-quality gate when a source sets no `max_reject_ratio`.
@@ -192,6 +195,8 @@ struct SourceSpec {
     warn_age_days: Option<u32>,
     #[serde(default)]
     columns: BTreeMap<String, String>,
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Tables published when the pipeline file names none.
@@ -484,6 +489,12 @@ fn source_config(
             problems.push(format!("{}: {warn} is more than max_age_days = {max}", here("warn_age_days")));
         }
     }
+    let values =
+        values::maps(source, s.values, &format!("pipeline file {}: [sources.{}]", file.display(), source.name))
+            .unwrap_or_else(|mut found| {
+                problems.append(&mut found);
+                BTreeMap::new()
+            });
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -503,6 +514,7 @@ fn source_config(
         warn_row_change,
         max_age_days: s.max_age_days,
         warn_age_days: s.warn_age_days,
+        values,
     })
 }
 

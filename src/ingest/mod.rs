@@ -12,7 +12,7 @@ mod lines;
 mod parse;
 mod validate;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ use polars::prelude::*;
 use crate::canonical;
 use crate::config::{Format, Pipeline, SourceConfig};
 use crate::layout::OutputLayout;
-use crate::manifest::SourceReport;
+use crate::manifest::{SourceReport, Unmapped};
 use crate::table::{TableKind, TableSink, TableWriter, Written};
 
 /// One or more sources refused more rows than their `max_reject_ratio` allows.
@@ -89,6 +89,7 @@ pub fn check_quality(
                 ));
             }
         }
+        warnings.extend(unmapped_values(cfg, &report.unmapped));
         if report.rows_read < cfg.min_rows {
             volume.push(format!(
                 "source {} read {} rows from {}, fewer than its min_rows {} (an export with a header and no rows?)",
@@ -203,6 +204,36 @@ pub fn ingest_all(pipeline: &Pipeline, as_of: NaiveDate, sink: &dyn TableSink) -
     Ok(ingested)
 }
 
+/// What to tell about the values of `cfg`'s categorical fields that its value maps do not
+/// name (`unmapped`, from a run's report): one line per field, leaving out values the maps
+/// name now.
+pub fn unmapped_values(cfg: &SourceConfig, unmapped: &BTreeMap<String, Unmapped>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (field, found) in unmapped {
+        let Some(map) = cfg.values.get(field.as_str()) else { continue };
+        let still: Vec<(&String, &u64)> = found.values.iter().filter(|(v, _)| !map.resolve(v).1).collect();
+        let named: u64 = found.values.iter().filter(|(v, _)| map.resolve(v).1).map(|(_, n)| n).sum();
+        if still.is_empty() && named == found.rows {
+            continue;
+        }
+        let mut shown: Vec<(&String, &u64)> = still.clone();
+        shown.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let list: Vec<String> = shown.iter().take(5).map(|(v, n)| format!("\"{v}\" ({n})")).collect();
+        let known = cfg.source.field(field).map(|f| f.values.join(", ")).unwrap_or_default();
+        let example = shown.first().map(|(v, _)| format!(", e.g. \"{v}\" = \"<value>\"")).unwrap_or_default();
+        lines.push(format!(
+            "source {src}: {rows} rows have a {field} the value map does not name: {list}{more}; the models \
+             compare {field} with {known}, so these rows count as none of them. Map them in \
+             [sources.{src}.values.{field}]{example}",
+            src = cfg.name(),
+            rows = found.rows - named,
+            list = list.join(", "),
+            more = if still.len() > 5 { ", …" } else { "" },
+        ));
+    }
+    lines
+}
+
 /// One source ingested: its report, its bronze table and its reject records.
 pub struct Source {
     pub report: SourceReport,
@@ -218,6 +249,32 @@ struct Tally {
     reasons: HashMap<String, u64>,
     /// The newest event date accepted so far (Arrow day number).
     newest: Option<i32>,
+    /// Categorical field → rows of values no map names, and those values' rows (up to
+    /// [`UNMAPPED_KEPT`] distinct ones: a free-text column must not fill the memory).
+    unmapped: BTreeMap<&'static str, (u64, HashMap<String, u64>)>,
+}
+
+const UNMAPPED_KEPT: usize = 1000;
+
+impl Tally {
+    fn unmapped(&mut self, field: &'static str, value: String, rows: u64) {
+        let (total, values) = self.unmapped.entry(field).or_default();
+        *total += rows;
+        if values.len() < UNMAPPED_KEPT || values.contains_key(&value) {
+            *values.entry(value).or_default() += rows;
+        }
+    }
+
+    /// The commonest unmapped values of each field, for the report.
+    fn unmapped_report(&self) -> BTreeMap<String, Unmapped> {
+        let report = |(total, values): &(u64, HashMap<String, u64>)| {
+            let mut commonest: Vec<(&String, &u64)> = values.iter().collect();
+            commonest.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            let values = commonest.into_iter().take(Unmapped::SHOWN).map(|(v, n)| (v.clone(), *n)).collect();
+            Unmapped { rows: *total, values }
+        };
+        self.unmapped.iter().map(|(field, seen)| (field.to_string(), report(seen))).collect()
+    }
 }
 
 /// Ingests one export: its bronze table and its reject records, through `sink`.
@@ -237,7 +294,14 @@ fn ingest_in_chunks(
     let schema = cfg.source.arrow_schema();
     let mut bronze = sink.create(&OutputLayout::bronze_table(cfg.name()), schema.clone(), TableKind::Published)?;
     let mut rejects = Rejects::new(cfg, as_of, sink)?;
-    let mut tally = Tally { records: 0, accepted: 0, rejected: 0, reasons: HashMap::new(), newest: None };
+    let mut tally = Tally {
+        records: 0,
+        accepted: 0,
+        rejected: 0,
+        reasons: HashMap::new(),
+        newest: None,
+        unmapped: BTreeMap::new(),
+    };
     let mut mapped: Option<Vec<(&'static canonical::Field, String)>> = None;
     let mut seen: Option<validate::Seen> = None;
     let (size, sha256) = {
@@ -256,6 +320,9 @@ fn ingest_in_chunks(
             bronze.write(&arrow::to_batch(&checked.accepted, &schema)?)?;
             let newest = checked.accepted.column(cfg.source.event_date)?.cast(&DataType::Int32)?.i32()?.max();
             tally.newest = tally.newest.max(newest);
+            for (field, value, rows) in checked.unmapped {
+                tally.unmapped(field, value, rows);
+            }
             tally.accepted += checked.accepted.height() as u64;
             tally.rejected += rejects.write(&checked.rejects, tally.records, text, &mut tally.reasons)?;
             tally.records += height;
@@ -299,6 +366,7 @@ fn ingest_in_chunks(
         }
     };
     let written = bronze.finish()?;
+    let unmapped = tally.unmapped_report();
     let mut reasons: Vec<(String, u64)> = tally.reasons.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     reasons.truncate(3);
@@ -313,6 +381,7 @@ fn ingest_in_chunks(
         top_reasons: reasons,
         max_reject_ratio: cfg.max_reject_ratio,
         newest_event: tally.newest.map(canonical::from_epoch_days),
+        unmapped,
         seconds: started.elapsed().as_secs_f64(),
     };
     debug_assert_eq!(report.rows_accepted, tally.accepted);

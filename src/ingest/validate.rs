@@ -5,7 +5,7 @@
 //! each failing value becomes one reject record (a row can fail on several columns) and
 //! the row is kept out of bronze. Nothing is dropped without a record.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
@@ -27,6 +27,8 @@ pub struct Checked {
     pub accepted: DataFrame,
     /// One row per failing value: record, field, column, raw_value, reason.
     pub rejects: DataFrame,
+    /// Accepted values of categorical fields that no map names: (field, folded value, rows).
+    pub unmapped: Vec<(&'static str, String, u64)>,
 }
 
 /// Canonical field → the export column it is read from.
@@ -361,7 +363,8 @@ pub fn check(
     if !all_fine.is_empty() {
         accepted = accepted.filter(all_horizontal(all_fine)?);
     }
-    let accepted = accepted.select(canonical).collect()?;
+    let mut accepted = accepted.select(canonical).collect()?;
+    let unmapped = map_values(&mut accepted, cfg, mapped)?;
 
     let mut per_field: Vec<LazyFrame> = mapped
         .iter()
@@ -391,7 +394,51 @@ pub fn check(
             .sort([RECORD], SortMultipleOptions::default().with_maintain_order(true))
             .collect()?
     };
-    Ok(Checked { accepted, rejects })
+    Ok(Checked { accepted, rejects, unmapped })
+}
+
+/// Folds and maps the categorical fields of accepted rows onto the values the models
+/// compare with; returns the spellings that are none of them. Each distinct spelling is
+/// looked up once per chunk, and a column already spelled as the models do is left alone.
+fn map_values(
+    accepted: &mut DataFrame,
+    cfg: &SourceConfig,
+    mapped: &[(&'static Field, String)],
+) -> Result<Vec<(&'static str, String, u64)>> {
+    let mut unmapped = Vec::new();
+    for (&field, map) in &cfg.values {
+        if !mapped.iter().any(|(f, _)| f.name == field) {
+            continue;
+        }
+        let column = accepted.column(field)?.str()?.clone();
+        let mut resolved: HashMap<&str, (String, bool)> = HashMap::new();
+        for value in column.iter().flatten() {
+            if !map.is_known(value) && !resolved.contains_key(value) {
+                resolved.insert(value, map.resolve(value));
+            }
+        }
+        if resolved.is_empty() {
+            continue;
+        }
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        let values: StringChunked = column
+            .iter()
+            .map(|v| {
+                v.map(|v| match resolved.get(v) {
+                    Some((value, known)) => {
+                        if !known {
+                            *counts.entry(value.as_str()).or_default() += 1;
+                        }
+                        value.as_str()
+                    }
+                    None => v,
+                })
+            })
+            .collect();
+        accepted.with_column(values.with_name(field.into()).into_column())?;
+        unmapped.extend(counts.into_iter().map(|(value, rows)| (field, value.to_string(), rows)));
+    }
+    Ok(unmapped)
 }
 
 /// The range of dates a value may take: wider than any customer's history or contract,

@@ -199,7 +199,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let date = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
         let day = canonical::epoch_days(date);
-        let path = dir.path().join("as_of=2026-06-30/part-0.parquet");
+        let layout = crate::layout::OutputLayout::new(dir.path().to_path_buf());
+        let path = layout.table_file("t", date);
         let mut file: Box<dyn TableWriter> =
             Box::new(ParquetFile::create("t", &path, batch(&[]).schema(), false, Some(date)).unwrap());
         file.write(&batch(&[day, day])).unwrap();
@@ -208,7 +209,7 @@ mod tests {
         assert_eq!(table.schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["customer_id"]);
         assert_eq!(table.batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
 
-        let other = dir.path().join("as_of=2026-06-30/other.parquet");
+        let other = layout.partition_dir("t", date).join("other.parquet");
         let mut file = ParquetFile::create("t", &other, batch(&[]).schema(), false, Some(date)).unwrap();
         let err = file.write(&batch(&[day, day - 1])).unwrap_err().to_string();
         assert!(err.contains("as_of 2026-06-29") && err.contains("partition of 2026-06-30"), "{err}");

@@ -12,8 +12,7 @@ use super::text::{
 };
 use super::{Day, Window};
 
-pub const DIMENSIONS: [&str; 6] =
-    ["acceptance", "participation", "information_sharing", "guidance", "decision_support", "competitor_attitude"];
+pub const DIMENSIONS: [&str; 6] = crate::canonical::RELATIONSHIP_DIMENSIONS;
 const ACTIVITY_KINDS: [&str; 5] = ["meeting", "call", "email", "visit", "business_review"];
 const ACTIVITY_WEIGHTS: [f64; 5] = [0.25, 0.3, 0.3, 0.1, 0.05];
 const CONTACT_LEVELS: [&str; 3] = ["executive", "manager", "staff"];
