@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use chrono::NaiveDate;
 
-use crate::canonical::READ_BY_CODE;
+use crate::canonical::{CHURN_COLUMNS, HEALTH, READ_BY_CODE};
 use crate::config::{Pipeline, RESERVED_PARAMS};
+use crate::contract;
 use crate::layout::OutputLayout;
 use crate::manifest::Manifest;
 use crate::runner::RunSettings;
@@ -68,6 +69,25 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
         let outcome = c.planned.and_then(|columns| {
             let read = READ_BY_CODE.iter().find(|(m, _)| *m == c.model).map_or(&[][..], |(_, read)| *read);
             let missing: Vec<&str> = read.iter().copied().filter(|r| !columns.iter().any(|c| c == r)).collect();
+            let published = pipeline.publish.contains(&c.model);
+            let contracted = contract::tables().get(&c.model).filter(|_| published);
+            let gone: Vec<&str> = contracted
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| name.as_str())
+                .filter(|n| !columns.iter().any(|c| c == n))
+                // The churn columns join customer_health after its model, in Rust.
+                .filter(|n| !(c.model == HEALTH && CHURN_COLUMNS.iter().any(|(churn, _)| churn == n)))
+                .filter(|n| !pipeline.allow_breaking.contains(&format!("{}.{n}", c.model)))
+                .collect();
+            if !gone.is_empty() {
+                return Err(format!(
+                    "{} plans, but no longer produces {}, which BI users read (docs/tables.md): a run would be \
+                     refused. Keep the column(s), or list them in [run] allow_breaking",
+                    c.path.display(),
+                    gone.iter().map(|n| format!("{}.{n}", c.model)).collect::<Vec<_>>().join(", ")
+                ));
+            }
             match missing.as_slice() {
                 [] => Ok(format!("{} plans", c.path.display())),
                 _ => Err(format!(

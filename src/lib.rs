@@ -5,7 +5,8 @@
 //! [`ingest`] (polars: exports in, bronze rows and rejects out), [`transform`] (DataFusion:
 //! the SQL models), [`model`] (linfa: the churn model) and [`publish`] (arrow/parquet:
 //! every table written, staged and committed). Below them the shared vocabulary:
-//! [`config`], [`canonical`] (sources, fields and domain names), [`layout`] (every path
+//! [`config`], [`canonical`] (sources, fields and domain names), [`contract`] (the
+//! published columns), [`layout`] (every path
 //! under the output directory), [`manifest`] and [`table`]. Above them [`runner`], the one
 //! nightly sequence behind `run`, `predict` and `score`; [`check`] and [`report`], which
 //! read without running; and [`cli`], the command line. [`sample_data`] writes synthetic
@@ -15,6 +16,7 @@ pub mod canonical;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod ingest;
 pub mod layout;
 pub mod manifest;

@@ -51,6 +51,12 @@ pub struct Manifest {
     /// stale, one whose row count moved a lot, one byte-identical to the previous run's.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Columns the published tables have beyond docs/tables.md's contract, by table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub added_columns: BTreeMap<String, Vec<String>>,
+    /// Contract breaks the pipeline allowed (`[run] allow_breaking`) that this run made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_breaks: Vec<String>,
     /// The files each partition of this run holds once published, by table as named
     /// under `<out>` (`customer_health`, `bronze/invoices`): what readers read of this
     /// date; anything else in those folders is not this run's. Filled in at the commit.

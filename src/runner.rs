@@ -18,6 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::canonical::{self, HEALTH};
 use crate::config::churn::Retrain;
 use crate::config::Pipeline;
+use crate::contract;
 use crate::ingest;
 use crate::layout::OutputLayout;
 use crate::manifest::{ChurnReport, Manifest, SavedFacts, ScoringReport, TableReport};
@@ -403,14 +404,17 @@ fn publish_run(
     let started = Instant::now();
     let mut tables: BTreeMap<String, TableReport> = BTreeMap::new();
     let report = |w: &Written| TableReport { rows: w.rows, path: out.partition_dir(&w.name, as_of) };
+    let mut staged_files = Vec::new();
     for table in scored.published(pipeline) {
         tables.insert(table.name.clone(), report(table));
+        staged_files.push((table.name.clone(), table.path.clone()));
     }
     let validation = scored.artifact.as_ref().and_then(|a| a.validation.as_ref());
     let metrics = staging.write(&model::metrics_table(as_of, validation)?, TableKind::Published)?;
     tables.insert(metrics.name.clone(), report(&metrics));
     let rejects = publish::gather(&staging, REJECTS, &ingested.rejects)?;
     tables.insert(rejects.name.clone(), report(&rejects));
+    staged_files.extend([metrics, rejects].into_iter().map(|w| (w.name, w.path)));
     if let Some(artifact) = &scored.artifact {
         staging.write_file(
             OutputLayout::models_table(),
@@ -418,6 +422,7 @@ fn publish_run(
             &model::to_json(artifact)?,
         )?;
     }
+    let (added_columns, allowed_breaks) = hold_to_contract(pipeline, &staged_files)?;
     let alerts = match scored.after.table(ALERTS) {
         Some(file) => count_by(&publish::read_table(ALERTS, &file.path)?, "kind")?,
         None => BTreeMap::new(),
@@ -455,6 +460,8 @@ fn publish_run(
         peak_memory_mib,
         memory_limit_mib: pipeline.memory_limit as f64 / 1024.0 / 1024.0,
         warnings,
+        added_columns,
+        allowed_breaks,
         files: BTreeMap::new(),
     };
     manifest.stage_seconds.insert("publish".to_string(), started.elapsed().as_secs_f64());
@@ -593,6 +600,38 @@ fn saved_facts(
         .into_iter()
         .map(|(model, f)| (model, Saved { file: place(&f.table, f.published), fingerprint: f.fingerprint }))
         .collect())
+}
+
+/// Holds each table about to be published to its contract (docs/tables.md): a break the
+/// pipeline does not allow refuses the run, naming table and column, before anything is
+/// published. Returns the columns added beyond the contract, and the allowed breaks made.
+fn hold_to_contract(
+    pipeline: &Pipeline,
+    staged: &[(String, PathBuf)],
+) -> Result<(BTreeMap<String, Vec<String>>, Vec<String>)> {
+    let (mut added, mut broken, mut allowed) = (BTreeMap::new(), Vec::new(), Vec::new());
+    for (table, file) in staged {
+        let schema = publish::schema(file)?;
+        let held = contract::hold(table, &schema, &pipeline.allow_breaking);
+        if !held.added.is_empty() {
+            added.insert(table.clone(), held.added);
+        }
+        broken.extend(held.broken.into_iter().map(|(key, why)| format!("{key}: {why}")));
+        let strict = contract::hold(table, &schema, &[]);
+        allowed.extend(strict.broken.into_iter().map(|(key, _)| key).filter(|k| pipeline.allow_breaking.contains(k)));
+    }
+    if !broken.is_empty() {
+        bail!(
+            "the SQL models would break {} published column(s) that BI users read (docs/tables.md):\n  {}\n\
+             Nothing was published. Restore the column(s) in the SQL model, or, if the change is meant, \
+             tell the BI users and add allow_breaking = [{}] to [run] in {}",
+            broken.len(),
+            broken.join("\n  "),
+            broken.iter().map(|b| format!("\"{}\"", b.split(':').next().unwrap_or(b))).collect::<Vec<_>>().join(", "),
+            pipeline.file.display()
+        );
+    }
+    Ok((added, allowed))
 }
 
 /// The newest date every source of the pipeline has bronze Parquet for under `out`.

@@ -326,3 +326,46 @@ fn check_names_what_the_code_reads_and_a_model_dropped_and_rules_no_model_reads(
     assert!(line("metrics").starts_with("ERROR") && line("metrics").contains("contract_amout"), "{text}");
     assert!(line("params").starts_with("ERROR") && line("params").contains("window_dayz"), "{text}");
 }
+
+#[test]
+fn a_model_that_breaks_a_published_column_is_refused_unless_allowed_and_added_columns_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = copy_of_sql(dir.path());
+    let kpis = std::fs::read_to_string(sql.join("kpis.sql")).unwrap();
+    let avg = "    CAST(AVG(g.health_score_exact) AS DOUBLE) AS avg_health_score,\n";
+    assert!(kpis.contains("    COUNT(*) AS customers,\n") && kpis.contains(avg), "kpis.sql as the test expects");
+    let edited = kpis
+        .replace("    COUNT(*) AS customers,\n", "    COUNT(*) AS customer_count,\n    'edited' AS note,\n")
+        .replace(avg, "    CAST(CAST(AVG(g.health_score_exact) AS DOUBLE) AS VARCHAR) AS avg_health_score,\n");
+    std::fs::write(sql.join("kpis.sql"), edited).unwrap();
+    let pipeline = |allow: &str| {
+        sample_pipeline(dir.path(), |t| {
+            t.replace(&format!("{}/sql", repo().display()), &sql.display().to_string())
+                .replace("[run]\n", &format!("[run]\n{allow}"))
+                + "\n[churn]\nenabled = false\n"
+        })
+    };
+    let out = dir.path().join("out");
+    let checked = common::vitals().arg("check").arg(pipeline("")).output().unwrap();
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert!(text.lines().any(|l| l.starts_with("ERROR  model kpis") && l.contains("kpis.customers")), "{text}");
+    let refused = vitals(&["run", pipeline("").to_str().unwrap(), "--quiet"], &out);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("kpis.customers: the column is gone")
+            && said.contains("kpis.avg_health_score: the column is now string"),
+        "{said}"
+    );
+    assert!(said.contains("allow_breaking = [\"kpis.customers\", \"kpis.avg_health_score\"]"), "{said}");
+    assert!(!out.join("kpis").exists() && !out.join("runs/2026-06-30/manifest.json").exists(), "nothing published");
+
+    let allowed = pipeline("allow_breaking = [\"kpis.customers\", \"kpis.avg_health_score\"]\n");
+    stdout(&vitals(&["run", allowed.to_str().unwrap(), "--quiet"], &out));
+    let manifest = common::manifest(&out, "2026-06-30");
+    assert_eq!(manifest.added_columns.get("kpis"), Some(&vec!["customer_count".to_string(), "note".to_string()]));
+    assert_eq!(manifest.allowed_breaks, ["kpis.customers", "kpis.avg_health_score"]);
+    let typo = pipeline("allow_breaking = [\"kpis.customer\"]\n");
+    let said = String::from_utf8_lossy(&common::vitals().arg("check").arg(&typo).output().unwrap().stderr).to_string();
+    assert!(said.contains("\"kpis.customer\", which is no published column"), "{said}");
+}

@@ -63,7 +63,7 @@ fn imports(file: &Path, depth: usize) -> BTreeSet<String> {
 
 const LANES: [&str; 4] = ["ingest", "transform", "model", "publish"];
 /// The shared vocabulary below the lanes.
-const VOCABULARY: [&str; 5] = ["canonical", "config", "layout", "manifest", "table"];
+const VOCABULARY: [&str; 6] = ["canonical", "config", "contract", "layout", "manifest", "table"];
 
 #[test]
 fn lanes_import_only_the_vocabulary_below_them() {

@@ -70,6 +70,9 @@ pub struct Pipeline {
     pub memory_limit: usize,
     /// Partitions per SQL query (`[run] partitions`; 0: one per core).
     pub partitions: usize,
+    /// Published columns (`table.column`) this pipeline may drop, rename or retype
+    /// (`[run] allow_breaking`): BI users were told.
+    pub allow_breaking: Vec<String>,
     /// How much history is kept (`[run] keep_bronze`, `keep_runs`).
     pub retention: Retention,
     pub sources: Vec<SourceConfig>,
@@ -174,6 +177,7 @@ struct RunSpec {
     partitions: Option<usize>,
     keep_bronze: Option<usize>,
     keep_runs: Option<usize>,
+    allow_breaking: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -344,6 +348,13 @@ impl Pipeline {
             keep_bronze: keep("keep_bronze", run.as_ref().and_then(|r| r.keep_bronze)).unwrap_or(DEFAULT_KEEP_BRONZE),
             keep_runs: keep("keep_runs", run.as_ref().and_then(|r| r.keep_runs)),
         };
+        let allow_breaking = run.as_ref().and_then(|r| r.allow_breaking.clone()).unwrap_or_default();
+        for key in allow_breaking.iter().filter(|k| !crate::contract::is_contracted(k)) {
+            problems.push(format!(
+                "pipeline file {name}: [run] allow_breaking names \"{key}\", which is no published column \
+                 (write table.column, as docs/tables.md lists them, e.g. \"customer_health.health_tier\")"
+            ));
+        }
         match (problems.len(), run, scoring, churn) {
             (0, Some(run), Some(scoring), Some(churn)) => Ok(Pipeline {
                 file: file.to_path_buf(),
@@ -353,6 +364,7 @@ impl Pipeline {
                 publish: run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
                 memory_limit,
                 partitions: run.partitions.unwrap_or(0),
+                allow_breaking,
                 retention,
                 sources: checked_sources,
                 params,

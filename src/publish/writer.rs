@@ -158,6 +158,14 @@ pub fn rows(path: &Path) -> Result<u64> {
     Ok(reader.metadata().file_metadata().num_rows() as u64)
 }
 
+/// The columns of a Parquet file, from its footer.
+pub fn schema(path: &Path) -> Result<SchemaRef> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+    Ok(reader.schema().clone())
+}
+
 /// A Parquet file's row count and its batches, read one at a time.
 pub fn open_batches(path: &Path) -> Result<(usize, Batches<'static>)> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
