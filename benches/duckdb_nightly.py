@@ -6,10 +6,14 @@
 
 Everything a nightly job needs happens in this process and the one child it waits for, so
 timing the command times the whole job: Python start-up, the GBK → UTF-8 conversion of the
-accounts export (iconv; DuckDB cannot read GBK without an extension), and the SQL.
+accounts export (iconv; DuckDB cannot read GBK without an extension), the survey workbook
+written out as CSV (python-calamine, the Rust reader vitals uses too; DuckDB reads .xlsx
+only with its excel extension, which this machine cannot download), and the SQL.
 """
 
 import argparse
+import csv
+import datetime
 import pathlib
 import re
 import subprocess
@@ -22,6 +26,32 @@ SQL = pathlib.Path(__file__).with_name("duckdb_nightly.sql")
 
 def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def survey_csv(workbook: pathlib.Path, target: pathlib.Path) -> None:
+    """The answers of the survey workbook (sheet Responses, title in row 1, header in row 2)
+    as CSV with YYYY-MM-DD dates, whether a date is a date cell, text or a bare serial."""
+    from python_calamine import CalamineWorkbook
+
+    rows = CalamineWorkbook.from_path(str(workbook)).get_sheet_by_name("Responses").to_python(skip_empty_area=False)
+    excel_epoch = datetime.date(1899, 12, 30)
+
+    def cell(value, is_date: bool) -> str:
+        if isinstance(value, datetime.datetime):
+            return value.date().isoformat()
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        if isinstance(value, float) and is_date:
+            return (excel_epoch + datetime.timedelta(days=int(value))).isoformat()
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    with target.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(rows[1])
+        for row in rows[2:]:
+            writer.writerow([cell(v, i == 1) for i, v in enumerate(row)])
 
 
 def previous_health(out: pathlib.Path, as_of: str) -> pathlib.Path | None:
@@ -47,9 +77,13 @@ def run(data: pathlib.Path, out: pathlib.Path, as_of: str) -> None:
         with accounts.open("wb") as utf8:
             gbk = data / "crm" / "accounts.csv"
             subprocess.run(["iconv", "-f", "GBK", "-t", "UTF-8", str(gbk)], stdout=utf8, check=True)
+        surveys = pathlib.Path(tmp) / "nps_responses.csv"
+        survey_csv(data / "survey" / "nps_responses.xlsx", surveys)
 
         con = duckdb.connect()
-        for name, value in (("data", data), ("accounts_utf8", accounts), ("out", out), ("as_of", as_of)):
+        for name, value in (
+            ("data", data), ("accounts_utf8", accounts), ("surveys_csv", surveys), ("out", out), ("as_of", as_of)
+        ):
             con.execute(f"SET VARIABLE {name} = {literal(str(value))}")
         con.execute(
             "CREATE TABLE previous_health (customer_id VARCHAR, as_of DATE, health_score DOUBLE, health_tier VARCHAR)"

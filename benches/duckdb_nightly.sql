@@ -4,7 +4,9 @@
 --
 -- Run by benches/duckdb_nightly.py, which sets the variables `data` (the sample-data folder),
 -- `accounts_utf8` (the GBK accounts export converted to UTF-8 by iconv: DuckDB reads only
--- UTF-8/UTF-16/Latin-1 without its `encodings` extension), `out` and `as_of`, and creates
+-- UTF-8/UTF-16/Latin-1 without its `encodings` extension), `surveys_csv` (the survey
+-- workbook's answers as CSV: DuckDB reads .xlsx only with its `excel` extension; rejects
+-- still name the workbook and its sheet rows), `out` and `as_of`, and creates
 -- `previous_health` (the newest earlier customer_health in <out>, else empty).
 --
 -- What it computes, as vitals does: typed and checked rows of every export (bronze Parquet,
@@ -392,7 +394,7 @@ WITH raw AS (
         txt(submitted_at) AS response_date,
         txt(nps_score) AS nps,
         txt(csat_score) AS csat
-    FROM read_csv(getvariable('data') || '/survey/nps_responses.csv', header = true, all_varchar = true, delim = ',', quote = '"', escape = '"')
+    FROM read_csv(getvariable('surveys_csv'), header = true, all_varchar = true, delim = ',', quote = '"', escape = '"')
 ),
 checked AS (
     SELECT
@@ -501,7 +503,7 @@ WITH refused AS (
         ('value', 'value', bad_value, why_value)
     ) AS v ("column", field, raw_value, reason)
     UNION ALL
-    SELECT 'surveys', getvariable('data') || '/survey/nps_responses.csv', record + 1, "column", field, raw_value, reason
+    SELECT 'surveys', getvariable('data') || '/survey/nps_responses.xlsx', record + 2, "column", field, raw_value, reason
     FROM (FROM checked_surveys WHERE NOT accepted),
     LATERAL (VALUES
         ('respondent_customer', 'customer_id', NULL, why_customer_id),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use chrono::NaiveDate;
 
-use crate::canonical::{CHURN_COLUMNS, HEALTH, READ_BY_CODE};
+use crate::canonical::{self, CHURN_COLUMNS, HEALTH, READ_BY_CODE};
 use crate::config::{Pipeline, RESERVED_PARAMS};
 use crate::contract;
 use crate::layout::OutputLayout;
@@ -65,6 +65,21 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
             });
         }
     }
+    let mut columns_of: std::collections::BTreeMap<String, Vec<String>> = pipeline
+        .sources
+        .iter()
+        .map(|s| (s.name().to_string(), s.source.fields.iter().map(|f| f.name.to_string()).collect()))
+        .collect();
+    for c in &checks {
+        if let Ok(columns) = &c.planned {
+            let mut columns = columns.clone();
+            if c.model == HEALTH {
+                columns.extend(CHURN_COLUMNS.iter().map(|(name, _)| name.to_string()));
+            }
+            columns_of.insert(c.model.clone(), columns);
+        }
+    }
+    findings.extend(data_tests_reach_their_columns(pipeline, &columns_of));
     for c in checks {
         let outcome = c.planned.and_then(|columns| {
             let read = READ_BY_CODE.iter().find(|(m, _)| *m == c.model).map_or(&[][..], |(_, read)| *read);
@@ -102,6 +117,47 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
     }
     findings.extend(rules_the_models_read(pipeline)?);
     Ok(findings)
+}
+
+/// Each data test names a table the run makes (a model or a source) and a column of it; a
+/// test that does not would be skipped or fail at every run.
+fn data_tests_reach_their_columns(
+    pipeline: &Pipeline,
+    columns_of: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<Finding> {
+    use crate::config::data_tests::Check;
+    let mut findings = Vec::new();
+    for test in pipeline.tests.iter().filter(|t| !matches!(t.check, Check::Sql { .. })) {
+        let mut tables = vec![(&test.table, test.column.as_ref())];
+        if let Check::Relationships { to, column } = &test.check {
+            tables.push((to, Some(column)));
+        }
+        // A test on a source this pipeline does not read (a shipped default on accounts, in
+        // an invoice-only pipeline) is skipped by design.
+        if let Some((absent, _)) =
+            tables.iter().find(|(t, _)| !columns_of.contains_key(t.as_str()) && canonical::source(t).is_some())
+        {
+            let why = format!("skipped: the pipeline reads no source {absent}");
+            findings.push(Finding { subject: format!("data test {}", test.name), outcome: Outcome::Fine(why) });
+            continue;
+        }
+        let unreachable: Vec<String> = tables
+            .into_iter()
+            .filter_map(|(table, column)| match (columns_of.get(table.as_str()), column) {
+                (None, _) => Some(format!("the run makes no table {table} (a model of {} or a source)", pipeline.sql)),
+                (Some(columns), Some(column)) if !columns.contains(column) => {
+                    Some(format!("{table} has no column {column}"))
+                }
+                _ => None,
+            })
+            .collect();
+        let outcome = match unreachable.is_empty() {
+            true => Outcome::Fine(format!("{} on {}", test.check.kind(), test.table)),
+            false => Outcome::Warning(format!("{}: a run would skip or fail it", unreachable.join("; "))),
+        };
+        findings.push(Finding { subject: format!("data test {}", test.name), outcome });
+    }
+    findings
 }
 
 /// The categorical values the newest committed run found that the value maps, as they are

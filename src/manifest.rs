@@ -51,6 +51,9 @@ pub struct Manifest {
     /// stale, one whose row count moved a lot, one byte-identical to the previous run's.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Every data test the run ran, passed or not (`[[tests]]`, defaults, `sql_tests/`).
+    #[serde(default)]
+    pub data_tests: Vec<DataTestResult>,
     /// Columns the published tables have beyond docs/tables.md's contract, by table.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub added_columns: BTreeMap<String, Vec<String>>,
@@ -126,6 +129,31 @@ pub struct SourceReport {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unmapped: BTreeMap<String, Unmapped>,
     pub seconds: f64,
+}
+
+/// One data test's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataTestResult {
+    pub test: String,
+    pub table: String,
+    pub column: Option<String>,
+    /// unique, not_null, accepted_values, range, relationships or sql.
+    pub check: String,
+    pub severity: String,
+    /// pass, fail, or skipped (the run has no such table).
+    pub status: String,
+    pub failing_rows: u64,
+    /// Up to five failing keys (customer_id where the table has one, else the value),
+    /// smallest first.
+    pub failing_keys: Vec<String>,
+    /// Why a test failed without failing rows (its query did not run), or was skipped.
+    pub detail: Option<String>,
+}
+
+impl DataTestResult {
+    pub fn failed(&self) -> bool {
+        self.status == "fail"
+    }
 }
 
 /// Values of one categorical field that map to nothing the models compare with.

@@ -21,7 +21,7 @@ use crate::config::Pipeline;
 use crate::contract;
 use crate::ingest;
 use crate::layout::OutputLayout;
-use crate::manifest::{ChurnReport, Manifest, SavedFacts, ScoringReport, TableReport};
+use crate::manifest::{ChurnReport, DataTestResult, Manifest, SavedFacts, ScoringReport, TableReport};
 use crate::model::{self, Artifact};
 use crate::publish::{self, lock, Drafts, Staging};
 use crate::table::{text_column, Batches, Table, TableKind, TableSink, Written};
@@ -81,6 +81,48 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     pub const DATA_QUALITY_GATE: i32 = 3;
     pub const OUTPUT_BUSY: i32 = 4;
+    pub const DATA_TESTS_FAILED: i32 = 5;
+}
+
+/// A data test of severity `error` failed: the run stops before publishing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DataTestsFailed(String);
+
+/// Runs the pipeline's data tests over `scored`.
+fn test_data(engine: &Engine, pipeline: &Pipeline, scored: &Scored, inputs: &Inputs) -> Result<Vec<DataTestResult>> {
+    transform::data_tests::run(engine, &pipeline.tests, &scored.testable(inputs))
+}
+
+/// One data test's failure, for a person.
+pub fn data_test_line(r: &DataTestResult) -> String {
+    let column = r.column.as_deref().map(|c| format!(".{c}")).unwrap_or_default();
+    let what = match r.check.as_str() {
+        "sql" => format!("{}/{}.sql", crate::config::data_tests::SQL_TESTS, r.test),
+        check => format!("{check} on {}{column}", r.table),
+    };
+    let keys = if r.failing_keys.is_empty() { String::new() } else { format!(" (e.g. {})", r.failing_keys.join(", ")) };
+    let detail = r.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+    format!("data test {} ({what}, {}): {} failing rows{keys}{detail}", r.test, r.severity, r.failing_rows)
+}
+
+/// Err when a data test of severity error failed, naming each; else the failed warn tests
+/// as warnings.
+pub fn data_test_gate(pipeline: &Pipeline, results: &[DataTestResult]) -> Result<Vec<String>> {
+    let failed: Vec<String> =
+        results.iter().filter(|r| r.failed() && r.severity == "error").map(data_test_line).collect();
+    if !failed.is_empty() {
+        return Err(DataTestsFailed(format!(
+            "{} data test(s) of severity error failed, so nothing was published:\n  {}\n\
+             Fix the data or the SQL model, or make the test a warning: severity = \"warn\" in its [[tests]] \
+             entry of {}, or a line `-- severity: warn` in its sql_tests file",
+            failed.len(),
+            failed.join("\n  "),
+            pipeline.file.display()
+        ))
+        .into());
+    }
+    Ok(results.iter().filter(|r| r.failed()).map(data_test_line).collect())
 }
 
 /// Whether a write failed for want of space: a full disk, a quota, a file-size limit.
@@ -99,6 +141,8 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
         exit::DATA_QUALITY_GATE
     } else if error.downcast_ref::<lock::Busy>().is_some() {
         exit::OUTPUT_BUSY
+    } else if error.downcast_ref::<DataTestsFailed>().is_some() {
+        exit::DATA_TESTS_FAILED
     } else {
         exit::ERROR
     }
@@ -147,6 +191,17 @@ struct Scored {
 }
 
 impl Scored {
+    /// Every table both passes wrote, by the name data tests know it by (customer_health:
+    /// the one with the churn columns), and the sources' bronze rows by source name.
+    fn testable(&self, inputs: &Inputs) -> Vec<(String, PathBuf)> {
+        let mut tables: BTreeMap<String, PathBuf> = inputs.bronze.clone();
+        for w in self.before.tables.iter().chain(&self.after.tables) {
+            let name = if w.name == transform::models::SCORED { HEALTH } else { w.name.as_str() };
+            tables.insert(name.to_string(), w.path.clone());
+        }
+        tables.into_iter().collect()
+    }
+
     /// The tables of both passes the pipeline publishes, in its order.
     fn published<'a>(&'a self, pipeline: &'a Pipeline) -> impl Iterator<Item = &'a Written> + 'a {
         pipeline.publish.iter().filter_map(|name| {
@@ -376,7 +431,7 @@ fn publish_run(
     let previous_inputs =
         previous.as_ref().and_then(|(d, _)| Some((*d, Manifest::read(&out.manifest_file(*d)).ok()?.inputs)));
     let previous_inputs = previous_inputs.as_ref().map(|(d, r)| (*d, r.as_slice()));
-    let warnings = ingest::check_quality(pipeline, settings.as_of, &ingested.reports, previous_inputs)?;
+    let mut warnings = ingest::check_quality(pipeline, settings.as_of, &ingested.reports, previous_inputs)?;
     for warning in &warnings {
         tracing::warn!("{warning}");
     }
@@ -422,6 +477,15 @@ fn publish_run(
             &model::to_json(artifact)?,
         )?;
     }
+    let data_tests = test_data(&engine, pipeline, &scored, &inputs)?;
+    let failed_warn_tests = data_test_gate(pipeline, &data_tests)?;
+    for warning in &failed_warn_tests {
+        tracing::warn!("{warning}");
+    }
+    warnings.extend(failed_warn_tests);
+    let tested = staging.write(&transform::data_tests::table(as_of, &data_tests)?, TableKind::Published)?;
+    tables.insert(tested.name.clone(), report(&tested));
+    staged_files.push((tested.name, tested.path));
     let (added_columns, allowed_breaks) = hold_to_contract(pipeline, &staged_files)?;
     let alerts = match scored.after.table(ALERTS) {
         Some(file) => count_by(&publish::read_table(ALERTS, &file.path)?, "kind")?,
@@ -460,6 +524,7 @@ fn publish_run(
         peak_memory_mib,
         memory_limit_mib: pipeline.memory_limit as f64 / 1024.0 / 1024.0,
         warnings,
+        data_tests,
         added_columns,
         allowed_breaks,
         files: BTreeMap::new(),
@@ -500,6 +565,8 @@ pub struct Rescored {
     pub reran: Vec<Rerun>,
     /// Why nothing the run saved could be used, if so.
     pub unsaved: Option<String>,
+    /// The pipeline's data tests over the drafts (none fails the re-score).
+    pub data_tests: Vec<DataTestResult>,
 }
 
 impl Rescored {
@@ -558,13 +625,15 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
         _ => None,
     };
     let drafts = Drafts::new(&out, as_of)?;
-    let scored = score(&engine(pipeline, &drafts)?, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
+    let engine = engine(pipeline, &drafts)?;
+    let scored = score(&engine, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
+    let data_tests = test_data(&engine, pipeline, &scored, &inputs)?;
     let drafts = scored.published(pipeline).cloned().collect();
     let mut reused = scored.before.reused;
     reused.extend(scored.after.reused);
     let mut reran = scored.before.reran;
     reran.extend(scored.after.reran);
-    Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64(), reused, reran, unsaved })
+    Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64(), reused, reran, unsaved, data_tests })
 }
 
 /// The start time of the committed run as of `date`, which identifies it.

@@ -369,3 +369,77 @@ fn a_model_that_breaks_a_published_column_is_refused_unless_allowed_and_added_co
     let said = String::from_utf8_lossy(&common::vitals().arg("check").arg(&typo).output().unwrap().stderr).to_string();
     assert!(said.contains("\"kpis.customer\", which is no published column"), "{said}");
 }
+
+#[test]
+fn a_failing_data_test_of_severity_error_stops_the_run_with_exit_5_and_warn_ones_are_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = sample_pipeline(dir.path(), |t| {
+        t + "\n[churn]\nenabled = false\n\n[[tests]]\ntable = \"customer_health\"\ncolumn = \"industry\"\n\
+             test = \"accepted_values\"\nvalues = [\"Retail\"]\nseverity = \"warn\"\n"
+    });
+    let sql_tests = dir.path().join("sql_tests");
+    std::fs::create_dir(&sql_tests).unwrap();
+    let nobody_lost = |severity: &str| {
+        let query = format!("{severity}SELECT customer_id FROM customer_health WHERE health_tier = 'lost'\n");
+        std::fs::write(sql_tests.join("nobody_lost.sql"), query).unwrap();
+    };
+    nobody_lost("-- severity: warn\n");
+    let out = dir.path().join("out");
+    let pipeline = pipeline.to_str().unwrap();
+    stdout(&vitals(&["run", pipeline, "--quiet"], &out));
+
+    let manifest = common::manifest(&out, "2026-06-30");
+    let result = |name: &str| manifest.data_tests.iter().find(|r| r.test == name).unwrap_or_else(|| panic!("{name}"));
+    let industry = result("accepted_values_customer_health_industry");
+    assert_eq!((industry.status.as_str(), industry.severity.as_str()), ("fail", "warn"));
+    let not_retail =
+        count(&out, "SELECT COUNT(*) FROM customer_health WHERE industry IS NOT NULL AND industry <> 'Retail'");
+    assert_eq!(industry.failing_rows as i64, not_retail);
+    assert_eq!(industry.failing_keys.len(), 5);
+    let lost = result("nobody_lost");
+    let lost_customers = count(&out, "SELECT COUNT(*) FROM customer_health WHERE health_tier = 'lost'");
+    assert!(lost_customers > 0 && lost.failing_rows as i64 == lost_customers, "{lost:?}");
+    // The shipped models' own tests pass on the sample (the invoices one may warn).
+    for r in manifest.data_tests.iter().filter(|r| r.severity == "error" && r.check != "sql") {
+        assert_eq!(r.status, "pass", "{r:?}");
+    }
+    assert!(manifest.warnings.iter().any(|w| w.contains("data test nobody_lost")), "{:?}", manifest.warnings);
+    let published = count(&out, "SELECT COUNT(*) FROM data_tests WHERE status = 'fail' AND test = 'nobody_lost'");
+    assert_eq!(published, 1);
+    assert_eq!(count(&out, "SELECT COUNT(*) FROM data_tests") as usize, manifest.data_tests.len());
+
+    // As an error, the same test stops `check --data` and the run: exit 5, nothing published.
+    nobody_lost("");
+    let checked = vitals(&["check", pipeline, "--data"], &out);
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(5), "{text}{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(
+        text.lines().any(|l| l.starts_with("ERROR  data test nobody_lost (sql_tests/nobody_lost.sql, error)")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("WARN   data test accepted_values_customer_health_industry")), "{text}");
+    let refused = vitals(&["run", pipeline, "--quiet", "--as-of", "2026-06-23"], &out);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(5), "{said}");
+    assert!(said.contains("1 data test(s) of severity error failed, so nothing was published"), "{said}");
+    assert!(
+        said.contains("data test nobody_lost (sql_tests/nobody_lost.sql, error): ")
+            && said.contains("failing rows (e.g. C"),
+        "{said}"
+    );
+    let layout = OutputLayout::new(&out);
+    assert!(!layout.manifest_file(common::day("2026-06-23")).exists());
+
+    // `vitals check` names a test whose column no model produces.
+    let typo = sample_pipeline(dir.path(), |t| {
+        t + "\n[[tests]]\ntable = \"customer_health\"\ncolumn = \"helth_tier\"\ntest = \"not_null\"\n"
+    });
+    let checked = common::vitals().arg("check").arg(&typo).output().unwrap();
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("WARN   data test not_null_customer_health_helth_tier")
+            && l.contains("customer_health has no column helth_tier")),
+        "{text}"
+    );
+    assert!(layout.partitions(HEALTH).iter().all(|d| d.to_string() == "2026-06-30"), "nothing of 2026-06-23 published");
+}

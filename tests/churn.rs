@@ -96,16 +96,46 @@ fn the_sample_model_trains_beats_the_baseline_and_reloads_identically() {
     assert!(roc_points >= 2 * 3, "each scorer's ROC curve has at least (0, 0), a step and (1, 1)");
 }
 
+/// The survey workbook of `data` written out as a CSV export beside it (dates YYYY-MM-DD,
+/// whatever kind of cell held them), and `pipeline` reading that instead: answers a test can
+/// edit line by line.
+fn with_surveys_as_csv(data: &Path, pipeline: String) -> String {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook(data.join("survey/nps_responses.xlsx")).unwrap();
+    let range = book.worksheet_range("Responses").unwrap();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap();
+    let mut csv = String::from("respondent_customer,submitted_at,nps_score,csat_score\n");
+    for row in range.rows().skip(2) {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| match (i, cell) {
+                (1, Data::DateTime(d)) => (epoch + chrono::Days::new(d.as_f64() as u64)).to_string(),
+                (1, Data::Float(f)) => (epoch + chrono::Days::new(*f as u64)).to_string(),
+                (_, Data::Empty) => String::new(),
+                (_, other) => other.to_string(),
+            })
+            .collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    std::fs::write(data.join("survey/nps_responses.csv"), csv).unwrap();
+    let pipeline =
+        pipeline.replace("nps_responses.xlsx", "nps_responses.csv").replace("format = \"xlsx\"", "format = \"csv\"");
+    let lines = pipeline.lines().filter(|l| !l.starts_with("sheet = ") && !l.starts_with("header_row = "));
+    lines.map(|l| format!("{l}\n")).collect()
+}
+
 #[test]
 fn no_snapshot_feature_sees_data_after_its_date() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     stdout(&vitals_out(&["sample-data", "--customers", "300", "--seed", "5", "--quiet"], &data));
     let snapshot = "2026-01-31";
+    let pipeline = with_surveys_as_csv(&data, features_pipeline(&data));
     let features = |label: &str, as_of: &str| {
-        let pipeline = features_pipeline(&data);
         let file = dir.path().join(format!("{label}.toml"));
-        std::fs::write(&file, pipeline).unwrap();
+        std::fs::write(&file, &pipeline).unwrap();
         let out = dir.path().join(label);
         stdout(&vitals_out(&["run", "--quiet", "--as-of", as_of, file.to_str().unwrap()], &out));
         read_table(&out, "churn_features", as_of)

@@ -392,3 +392,82 @@ fn categorical_spellings_are_folded_and_mapped_and_the_unknown_ones_reported() {
     let mapped_now = check(&fx.path("pipeline.toml"));
     assert!(!mapped_now.contains("WARN") && mapped_now.contains("every categorical value mapped"), "{mapped_now}");
 }
+
+/// An invoices workbook as finance systems write them: a title row, date cells, bare serial
+/// numbers and text dates, amounts as numbers and as text with a currency sign or unit.
+fn invoices_workbook(fx: &Fixture) {
+    use chrono::Datelike;
+    use vitals::sample_data::workbook::{serial, Cell, Workbook};
+    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap().num_days_from_ce();
+    let header: &[&str] = &["customer_id", "invoice_date", "amount", "invoice_id"];
+    let mut book =
+        Workbook::create(fx.dir.path(), "invoices.xlsx", "Invoices", &[&["Finance export, June"], header]).unwrap();
+    let rows = [
+        [Cell::Text("C1"), Cell::Date(day("2026-01-05")), Cell::Text("¥1,234.50"), Cell::Text("I1")],
+        [Cell::Text("C2"), Cell::Number(f64::from(serial(day("2026-02-01")))), Cell::Number(99.5), Cell::Text("I2")],
+        [Cell::Text("C3"), Cell::Text("2026-03-01"), Cell::Text("1234.5元"), Cell::Text("I3")],
+        [Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty],
+        [Cell::Text("C4"), Cell::Text("2026-13-45"), Cell::Number(10.0), Cell::Text("I4")],
+        [Cell::Text("C5"), Cell::Date(day("2026-04-01")), Cell::Text("about 5"), Cell::Text("I5")],
+    ];
+    for row in &rows {
+        book.write(row).unwrap();
+    }
+    book.finish().unwrap();
+}
+
+const WORKBOOK_SECTION: &str = r#"
+[sources.invoices]
+path = "invoices.xlsx"
+format = "xlsx"
+sheet = "Invoices"
+header_row = 2
+thousands_separator = ","
+currency_symbols = ["¥", "元"]
+max_reject_ratio = 1.0
+"#;
+
+#[test]
+fn a_workbook_reads_dates_of_every_kind_and_amounts_with_currency_and_rejects_name_sheet_and_row() {
+    let fx = Fixture::new();
+    invoices_workbook(&fx);
+    let manifest = fx.run(WORKBOOK_SECTION).unwrap();
+    let input = &manifest.inputs[0];
+    // The blank row is no record; the title and header rows are none either.
+    assert_eq!((input.rows_read, input.rows_accepted, input.rows_rejected), (5, 3, 2));
+    let bronze = read_table(&fx.out().join("bronze"), "invoices", "2026-06-30");
+    let amounts: Vec<Option<f64>> = bronze.column("amount").unwrap().f64().unwrap().iter().collect();
+    assert_eq!(amounts, [Some(1234.5), Some(99.5), Some(1234.5)]);
+    let dates = bronze.column("invoice_date").unwrap().cast(&polars::prelude::DataType::String).unwrap();
+    let dates: Vec<Option<&str>> = dates.str().unwrap().iter().collect();
+    assert_eq!(dates, [Some("2026-01-05"), Some("2026-02-01"), Some("2026-03-01")]);
+
+    let rejects = read_table(&fx.out(), "rejects", "2026-06-30");
+    assert_eq!(ints(&rejects, "line"), [Some(7), Some(8)], "sheet rows as Excel numbers them");
+    assert_eq!(strings(&rejects, "sheet"), [Some("Invoices".to_string()), Some("Invoices".to_string())]);
+    assert!(strings(&rejects, "file")[0].as_deref().unwrap().ends_with("invoices.xlsx"));
+    assert_eq!(strings(&rejects, "raw_value"), [Some("2026-13-45".to_string()), Some("about 5".to_string())]);
+    let reasons = strings(&rejects, "reason");
+    assert!(reasons[1].as_deref().unwrap().contains("currency symbols ¥ 元"), "{reasons:?}");
+}
+
+#[test]
+fn a_workbook_without_the_sheet_or_that_is_no_workbook_is_a_clear_error() {
+    let fx = Fixture::new();
+    invoices_workbook(&fx);
+    let missing = fx.run(&WORKBOOK_SECTION.replace("sheet = \"Invoices\"", "sheet = \"Sheet1\"")).unwrap_err();
+    let said = format!("{missing:#}");
+    assert!(said.contains("has no sheet \"Sheet1\"; its sheets are \"Invoices\""), "{said}");
+    let no_header = fx.run(&WORKBOOK_SECTION.replace("header_row = 2", "header_row = 9")).unwrap_err();
+    let said = format!("{no_header:#}");
+    assert!(said.contains("has no column names in row 9"), "{said}");
+    // Without currency_symbols, "¥1,234.50" is no number: rejected, not misread.
+    let manifest = fx.run(&WORKBOOK_SECTION.replace("currency_symbols = [\"¥\", \"元\"]\n", "")).unwrap();
+    assert_eq!((manifest.inputs[0].rows_accepted, manifest.inputs[0].rows_rejected), (1, 4));
+
+    fx.write("invoices.xlsx", format!("{HEADER}C1,2026-01-05,100,I1\n"));
+    let said = format!("{:#}", fx.run(WORKBOOK_SECTION).unwrap_err());
+    assert!(said.contains("cannot read export file") && said.contains("as a workbook"), "{said}");
+    let csv_with_sheet = fx.run(&WORKBOOK_SECTION.replace("format = \"xlsx\"", "format = \"csv\"")).unwrap_err();
+    assert!(format!("{csv_with_sheet:#}").contains("sheet: only a workbook has one"), "{csv_with_sheet:#}");
+}

@@ -137,9 +137,20 @@ pub enum Command {
     ///
     /// Validates the pipeline file, each export's columns against its mapping (reading only
     /// the start of each file), and plans every SQL model; SQL errors name file:line:column.
+    /// With --data, also re-scores the last ingest into <out>/drafts/ and runs the data
+    /// tests over it (exit 5 when a test of severity error fails); nothing is published.
     Check {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
+        /// Run the data tests ([[tests]], sql_tests/) over the last ingest too.
+        #[arg(long)]
+        data: bool,
+        /// With --data: the ingested date to test; defaults to the newest.
+        #[arg(long, requires = "data")]
+        as_of: Option<NaiveDate>,
+        /// With --data: the output directory; defaults to [run] out in the pipeline file.
+        #[arg(long, requires = "data")]
+        out: Option<PathBuf>,
     },
     /// Show one customer's score, tier, dimensions, churn risk and alerts over every run.
     History {
@@ -349,6 +360,11 @@ fn print_rescored(rescored: &runner::Rescored, pipeline: &Pipeline) {
     for draft in &rescored.drafts {
         println!("  draft {:<18} {:>10} rows  {}", draft.name, draft.rows, draft.path.display());
     }
+    let failed: Vec<_> = rescored.data_tests.iter().filter(|r| r.failed()).collect();
+    println!("  data tests: {} run, {} failed", rescored.data_tests.len(), failed.len());
+    for r in failed {
+        println!("    {}", runner::data_test_line(r));
+    }
 }
 
 fn diff_against(
@@ -398,7 +414,13 @@ fn diff_against(
     Ok(())
 }
 
-fn check(pipeline_file: &std::path::Path, quiet: bool) -> Result<()> {
+/// What `vitals check --data` tests: the ingested date and output directory.
+struct DataCheck {
+    as_of: Option<NaiveDate>,
+    out: Option<PathBuf>,
+}
+
+fn check(pipeline_file: &std::path::Path, data: Option<DataCheck>, quiet: bool) -> Result<()> {
     use crate::check::Outcome;
     let pipeline = Pipeline::load(pipeline_file)?;
     let as_of = pipeline.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
@@ -415,10 +437,33 @@ fn check(pipeline_file: &std::path::Path, quiet: bool) -> Result<()> {
     if problems > 0 {
         anyhow::bail!("{problems} problem(s) in {}; see the ERROR lines above", pipeline.file.display());
     }
+    if let Some(data) = data {
+        let out = RunSettings::resolve(&pipeline, None, data.out, false)?.out;
+        let rescored = runner::rescore(&pipeline, &out, data.as_of)?;
+        print_data_tests(&rescored.data_tests, quiet);
+        runner::data_test_gate(&pipeline, &rescored.data_tests)?;
+        if !quiet {
+            println!("the data tests pass on the ingest as of {} (drafts in {})", rescored.as_of, out.display());
+        }
+        return Ok(());
+    }
     if !quiet {
         println!("{} is ready to run", pipeline.file.display());
     }
     Ok(())
+}
+
+/// One line per data test: failures always, passes unless quiet.
+fn print_data_tests(results: &[crate::manifest::DataTestResult], quiet: bool) {
+    for r in results {
+        match r.status.as_str() {
+            "pass" if quiet => {}
+            "pass" => println!("ok     {:<32} {} on {}", r.test, r.check, r.table),
+            "skipped" => println!("SKIP   {:<32} {}", r.test, r.detail.as_deref().unwrap_or("")),
+            _ if r.severity == "warn" => println!("WARN   {}", runner::data_test_line(r)),
+            _ => println!("ERROR  {}", runner::data_test_line(r)),
+        }
+    }
 }
 
 /// The output directory a reading command looks at: --out, else the pipeline's [run] out.
@@ -438,7 +483,9 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Diff { pipeline, against, as_of, limit, out } => {
             diff_against(&pipeline, &against, as_of, limit, out, cli.quiet)
         }
-        Command::Check { pipeline } => check(&pipeline, cli.quiet),
+        Command::Check { pipeline, data, as_of, out } => {
+            check(&pipeline, data.then_some(DataCheck { as_of, out }), cli.quiet)
+        }
         Command::History { pipeline, customer, out } => {
             let out = output_dir(&pipeline, out)?;
             let engine = Engine::for_reading()?;

@@ -16,6 +16,7 @@ use crate::canonical;
 
 pub mod ahp;
 pub mod churn;
+pub mod data_tests;
 pub mod scoring;
 pub mod segments;
 pub mod values;
@@ -73,6 +74,9 @@ pub struct Pipeline {
     /// Published columns (`table.column`) this pipeline may drop, rename or retype
     /// (`[run] allow_breaking`): BI users were told.
     pub allow_breaking: Vec<String>,
+    /// What the run's tables must hold before they are published (`[[tests]]`, defaults,
+    /// `sql_tests/`).
+    pub tests: Vec<data_tests::DataTest>,
     /// How much history is kept (`[run] keep_bronze`, `keep_runs`).
     pub retention: Retention,
     pub sources: Vec<SourceConfig>,
@@ -105,6 +109,13 @@ pub struct SourceConfig {
     pub date_formats: Vec<String>,
     pub thousands_separator: Option<String>,
     pub decimal_separator: String,
+    /// Currency signs and units written around amounts (`¥1,234.50`, `1234.5元`), left out
+    /// before a number is read.
+    pub currency_symbols: Vec<String>,
+    /// A workbook export: the worksheet read (none: the first) and the 1-based row of its
+    /// column names.
+    pub sheet: Option<String>,
+    pub header_row: u32,
     /// Canonical field → column name in the export, as written in the pipeline file.
     pub columns: BTreeMap<String, String>,
     /// Rejected rows / rows read above which the run stops before publishing.
@@ -147,6 +158,8 @@ pub enum Format {
     Csv,
     Ndjson,
     Parquet,
+    /// An Excel workbook (Office Open XML, Excel 2007 and later).
+    Xlsx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -164,7 +177,7 @@ pub enum Encoding {
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 
 /// The top-level tables a pipeline file may have.
-const SECTIONS: [&str; 7] = ["run", "params", "sources", "rfm", "health", "metrics", "churn"];
+const SECTIONS: [&str; 8] = ["run", "params", "sources", "rfm", "health", "metrics", "churn", "tests"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +204,10 @@ struct SourceSpec {
     date_formats: Option<Vec<String>>,
     thousands_separator: Option<String>,
     decimal_separator: Option<String>,
+    #[serde(default)]
+    currency_symbols: Vec<String>,
+    sheet: Option<String>,
+    header_row: Option<u32>,
     max_reject_ratio: Option<f64>,
     min_rows: Option<u64>,
     max_row_drop: Option<f64>,
@@ -232,7 +249,13 @@ impl Pipeline {
             problems
                 .push(format!("pipeline file {name}: unknown section `{key}`; sections are {}", SECTIONS.join(", ")));
         }
+        let mut user = user;
+        let user_tests = user.remove("tests");
         let mut merged: toml::Table = toml::from_str(DEFAULTS).expect("built-in defaults are valid TOML");
+        let tests = data_tests::tests(merged.remove("tests"), user_tests, file).unwrap_or_else(|mut found| {
+            problems.append(&mut found);
+            Vec::new()
+        });
         merge(&mut merged, user);
         // Params are kept as TOML values (a round trip through serde would turn dates into text).
         let params: BTreeMap<String, toml::Value> = match merged.remove("params") {
@@ -365,6 +388,7 @@ impl Pipeline {
                 memory_limit,
                 partitions: run.partitions.unwrap_or(0),
                 allow_breaking,
+                tests,
                 retention,
                 sources: checked_sources,
                 params,
@@ -478,6 +502,25 @@ fn source_config(
     if s.thousands_separator.as_deref() == Some(decimal_separator.as_str()) {
         problems.push(format!("{}: must differ from decimal_separator", here("thousands_separator")));
     }
+    for symbol in &s.currency_symbols {
+        if symbol.trim().is_empty() || symbol.chars().any(|c| c.is_ascii_digit() || c == '-') {
+            problems.push(format!(
+                "{}: `{symbol}` must be a sign or unit around amounts, e.g. [\"¥\", \"元\"]: not empty, no digits or minus",
+                here("currency_symbols")
+            ));
+        }
+    }
+    if s.format != Format::Xlsx {
+        for (key, given) in [("sheet", s.sheet.is_some()), ("header_row", s.header_row.is_some())] {
+            if given {
+                problems.push(format!("{}: only a workbook has one; set format = \"xlsx\" or remove it", here(key)));
+            }
+        }
+    }
+    let header_row = s.header_row.unwrap_or(1);
+    if header_row == 0 {
+        problems.push(format!("{}: rows count from 1 (the sheet's first row)", here("header_row")));
+    }
     let max_reject_ratio = s.max_reject_ratio.unwrap_or(DEFAULT_MAX_REJECT_RATIO);
     if !(0.0..=1.0).contains(&max_reject_ratio) {
         problems.push(format!(
@@ -519,6 +562,9 @@ fn source_config(
         date_formats,
         thousands_separator: s.thousands_separator.filter(|t| !t.is_empty()),
         decimal_separator,
+        currency_symbols: s.currency_symbols,
+        sheet: s.sheet,
+        header_row,
         columns: s.columns,
         max_reject_ratio,
         min_rows: s.min_rows.unwrap_or(DEFAULT_MIN_ROWS),

@@ -41,5 +41,6 @@ pub fn rejects_schema() -> SchemaRef {
         text("field"),
         text("raw_value"),
         text("reason"),
+        text("sheet"),
     ]))
 }

@@ -11,6 +11,7 @@ mod export;
 mod lines;
 mod parse;
 mod validate;
+mod workbook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -293,7 +294,7 @@ fn ingest_in_chunks(
     let started = Instant::now();
     let schema = cfg.source.arrow_schema();
     let mut bronze = sink.create(&OutputLayout::bronze_table(cfg.name()), schema.clone(), TableKind::Published)?;
-    let mut rejects = Rejects::new(cfg, as_of, sink)?;
+    let mut rejects = Rejects::new(cfg, pipeline, as_of, sink)?;
     let mut tally = Tally {
         records: 0,
         accepted: 0,
@@ -305,7 +306,7 @@ fn ingest_in_chunks(
     let mut mapped: Option<Vec<(&'static canonical::Field, String)>> = None;
     let mut seen: Option<validate::Seen> = None;
     let (size, sha256) = {
-        let mut chunk = |frame: DataFrame, text: Option<(&[u8], u64)>, estimated_rows: usize| -> Result<()> {
+        let mut chunk = |frame: DataFrame, place: Place, estimated_rows: usize| -> Result<()> {
             let header: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
             let mapped = match &mapped {
                 Some(m) => m,
@@ -314,7 +315,10 @@ fn ingest_in_chunks(
             let frame = with_missing_columns(frame, mapped)?;
             let height = frame.height() as u64;
             let seen = seen.get_or_insert_with(|| validate::Seen::new(cfg, estimated_rows));
-            let may_hold_nul = text.is_none_or(|(bytes, _)| memchr::memchr(0, bytes).is_some());
+            let may_hold_nul = match place {
+                Place::Text(bytes, _) => memchr::memchr(0, bytes).is_some(),
+                Place::Rows | Place::SheetRows(_) => true,
+            };
             let checked = validate::check(frame, cfg, mapped, tally.records as IdxSize, seen, may_hold_nul)
                 .with_context(|| format!("source {}: checking rows of {}", cfg.name(), cfg.path.display()))?;
             bronze.write(&arrow::to_batch(&checked.accepted, &schema)?)?;
@@ -324,7 +328,7 @@ fn ingest_in_chunks(
                 tally.unmapped(field, value, rows);
             }
             tally.accepted += checked.accepted.height() as u64;
-            tally.rejected += rejects.write(&checked.rejects, tally.records, text, &mut tally.reasons)?;
+            tally.rejected += rejects.write(&checked.rejects, tally.records, place, &mut tally.reasons)?;
             tally.records += height;
             Ok(())
         };
@@ -333,7 +337,7 @@ fn ingest_in_chunks(
                 let height = parse::parquet_height(cfg, pipeline)?;
                 let mut offset = 0;
                 loop {
-                    chunk(parse::parquet_rows(cfg, pipeline, offset)?, None, height)?;
+                    chunk(parse::parquet_rows(cfg, pipeline, offset)?, Place::Rows, height)?;
                     offset += parse::PARQUET_ROWS;
                     if offset >= height {
                         break;
@@ -359,9 +363,15 @@ fn ingest_in_chunks(
                     };
                     // Room for the whole export's unique values, judged from its first chunk.
                     let estimated = frame.height().max(1) * total / piece.text.len().max(1) + 1;
-                    chunk(frame, Some((data, first_line)), estimated)?;
+                    chunk(frame, Place::Text(data, first_line), estimated)?;
                 }
                 export.identity()
+            }
+            Format::Xlsx => {
+                workbook::read(cfg, pipeline, workbook::SHEET_ROWS, |block, estimated| {
+                    chunk(block.frame, Place::SheetRows(&block.rows), estimated)
+                })?;
+                checksum(cfg, pipeline)?
             }
         }
     };
@@ -411,43 +421,61 @@ fn with_missing_columns(mut frame: DataFrame, mapped: &[(&'static canonical::Fie
     Ok(frame)
 }
 
+/// Where a chunk's records are in their export, for the line numbers of its rejects.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// CSV or NDJSON text, starting on this line.
+    Text(&'a [u8], u64),
+    /// Parquet: a record's line is its 1-based row number.
+    Rows,
+    /// A worksheet: each record's row number on the sheet.
+    SheetRows(&'a [u32]),
+}
+
 /// One source's reject records on their way to their table.
 struct Rejects<'a> {
     cfg: &'a SourceConfig,
     as_of: i32,
+    /// The worksheet of a workbook export.
+    sheet: Option<String>,
     writer: Box<dyn TableWriter + 'a>,
 }
 
 impl<'a> Rejects<'a> {
-    fn new(cfg: &'a SourceConfig, as_of: NaiveDate, sink: &'a dyn TableSink) -> Result<Rejects<'a>> {
+    fn new(cfg: &'a SourceConfig, pipeline: &Path, as_of: NaiveDate, sink: &'a dyn TableSink) -> Result<Rejects<'a>> {
+        let sheet = match cfg.format {
+            Format::Xlsx => Some(workbook::sheet_name(cfg, pipeline)?),
+            _ => None,
+        };
         let writer = sink.create(&rejects_table(cfg.name()), rejects_schema(), TableKind::Work)?;
-        Ok(Rejects { cfg, as_of: canonical::epoch_days(as_of), writer })
+        Ok(Rejects { cfg, as_of: canonical::epoch_days(as_of), sheet, writer })
     }
 
     /// Writes a chunk's reject records (with the lines they start on) and counts their
     /// reasons; returns how many rows they refuse. `first_record` is the chunk's first
-    /// data-row number, `text` its records and first line (none for Parquet: a row's
-    /// "line" is its row number).
+    /// data-row number, `place` where its records are in the export.
     fn write(
         &mut self,
         rejects: &DataFrame,
         first_record: u64,
-        text: Option<(&[u8], u64)>,
+        place: Place,
         reasons: &mut HashMap<String, u64>,
     ) -> Result<u64> {
         if rejects.height() == 0 {
             return Ok(0);
         }
         let records: Vec<u32> = rejects.column(validate::RECORD)?.idx()?.into_no_null_iter().collect();
-        let lines: Vec<i64> = match text {
-            Some((text, first_line)) => {
-                let local: Vec<u32> = records.iter().map(|r| r - first_record as u32).collect();
+        let local = || records.iter().map(|r| (r - first_record as u32) as usize);
+        let lines: Vec<i64> = match place {
+            Place::Text(text, first_line) => {
+                let local: Vec<u32> = local().map(|r| r as u32).collect();
                 lines::record_lines(text, self.cfg.format == Format::Csv, first_line, &local)
                     .into_iter()
                     .map(|l| l as i64)
                     .collect()
             }
-            None => records.iter().map(|&r| i64::from(r) + 1).collect(),
+            Place::Rows => records.iter().map(|&r| i64::from(r) + 1).collect(),
+            Place::SheetRows(rows) => local().map(|r| i64::from(rows[r])).collect(),
         };
         let text = |name: &str| -> Result<Vec<Option<String>>> {
             Ok(rejects.column(name)?.str()?.iter().map(|v| v.map(String::from)).collect())
@@ -468,6 +496,7 @@ impl<'a> Rejects<'a> {
             Arc::new(StringArray::from(fields)),
             Arc::new(StringArray::from(text("raw_value")?)),
             Arc::new(StringArray::from(reasons_of)),
+            Arc::new(StringArray::from(vec![self.sheet.as_deref(); n])),
         ];
         self.writer.write(&RecordBatch::try_new(rejects_schema(), columns)?)?;
         let mut distinct = records;
@@ -488,6 +517,7 @@ pub fn check_columns(cfg: &SourceConfig, pipeline: &Path) -> Result<usize> {
             parse::parquet_rows(cfg, pipeline, 0)?.get_column_names().iter().map(|c| c.to_string()).collect()
         }
         Format::Csv => parse::header(&export::head(cfg, pipeline)?, cfg)?,
+        Format::Xlsx => workbook::header(cfg, pipeline)?,
         Format::Ndjson => parse::ndjson(&export::head(cfg, pipeline)?, cfg, 1)?
             .get_column_names()
             .iter()

@@ -149,6 +149,12 @@ fn typed(field: &Field, column: &str, dtype: &DataType, cfg: &SourceConfig) -> E
         Kind::Number | Kind::Integer { .. } if dtype.is_primitive_numeric() => col(column).cast(DataType::Float64),
         Kind::Number | Kind::Integer { .. } => {
             let mut text = raw;
+            if !cfg.currency_symbols.is_empty() {
+                for symbol in &cfg.currency_symbols {
+                    text = text.str().replace_all(lit(symbol.as_str()), lit(""), true);
+                }
+                text = text.str().strip_chars(lit(NULL));
+            }
             if let Some(sep) = &cfg.thousands_separator {
                 text = text.str().replace_all(lit(sep.as_str()), lit(""), true);
             }
@@ -202,12 +208,17 @@ fn reason(field: &Field, cfg: &SourceConfig, may_hold_nul: bool) -> Expr {
 }
 
 fn number_hint(cfg: &SourceConfig) -> String {
+    let currency = match cfg.currency_symbols.as_slice() {
+        [] => String::new(),
+        symbols => format!(", currency symbols {}", symbols.join(" ")),
+    };
     match &cfg.thousands_separator {
-        Some(t) => {
-            format!("not a number (decimal separator \"{}\", thousands separator \"{t}\")", cfg.decimal_separator)
-        }
+        Some(t) => format!(
+            "not a number (decimal separator \"{}\", thousands separator \"{t}\"{currency})",
+            cfg.decimal_separator
+        ),
         None => format!(
-            "not a number (decimal separator \"{}\"; set thousands_separator if values look like 1,234.50)",
+            "not a number (decimal separator \"{}\"{currency}; set thousands_separator if values look like 1,234.50)",
             cfg.decimal_separator
         ),
     }

@@ -1,5 +1,6 @@
-//! The seven export files: location, header, encoding, delimiter and line ends, and how each
-//! typed row is serialised. Each file is a buffered stream written customer by customer.
+//! The seven export files: location, header, encoding, delimiter and line ends (or, for
+//! the survey answers, a workbook), and how each typed row is serialised. Each file is a
+//! buffered stream written customer by customer.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -11,9 +12,13 @@ use encoding_rs::GBK;
 use super::customer::Profile;
 use super::format::Fields;
 use super::records::{Account, Activity, Assessment, Contract, Invoice, InvoiceFlaw, Records, Survey, Ticket};
+use super::workbook::{Cell, Workbook};
 use super::Day;
 
 const BUFFER_BYTES: usize = 1 << 20;
+
+/// The worksheet of the survey workbook.
+pub const SURVEY_SHEET: &str = "Responses";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Encoding {
@@ -100,7 +105,7 @@ pub struct Exports {
     accounts: Sink,
     activities: Sink,
     tickets: Sink,
-    surveys: Sink,
+    surveys: Workbook,
     assessments: Sink,
 }
 
@@ -134,11 +139,12 @@ impl Exports {
                 Some("ticket_id;customer;opened;severity;kind;subject;resolved"),
                 Utf8,
             )?,
-            surveys: Sink::create(
+            // A survey tool's download: a title row above the header, on a named sheet.
+            surveys: Workbook::create(
                 root,
-                "survey/nps_responses.csv",
-                Some("respondent_customer,submitted_at,nps_score,csat_score"),
-                Utf8,
+                "survey/nps_responses.xlsx",
+                SURVEY_SHEET,
+                &[&["NPS and CSAT responses"], &["respondent_customer", "submitted_at", "nps_score", "csat_score"]],
             )?,
             assessments: Sink::create(
                 root,
@@ -174,10 +180,13 @@ impl Exports {
 
     /// Every file with its number of data rows, in a fixed order.
     pub fn finish(self) -> Result<Vec<(PathBuf, u64)>> {
-        [self.invoices, self.contracts, self.accounts, self.activities, self.tickets, self.surveys, self.assessments]
-            .into_iter()
-            .map(Sink::finish)
-            .collect()
+        let mut files: Vec<(PathBuf, u64)> = Vec::new();
+        for sink in [self.invoices, self.contracts, self.accounts, self.activities, self.tickets] {
+            files.push(sink.finish()?);
+        }
+        files.push(self.surveys.finish()?);
+        files.push(self.assessments.finish()?);
+        Ok(files)
     }
 
     fn write_account(&mut self, id: &str, a: &Account, p: &Profile) -> Result<()> {
@@ -254,13 +263,18 @@ impl Exports {
         self.tickets.commit()
     }
 
+    /// Most answer dates are date cells; as in workbooks people have edited, one in ten is
+    /// typed as text and one in ten is a bare serial number in a General-formatted cell.
     fn write_survey(&mut self, id: &str, s: &Survey) -> Result<()> {
-        let line = self.surveys.row();
-        line.text(id).text(",").date(s.day, b'-').text(",").int(u64::from(s.nps), 1).text(",");
-        if let Some(csat) = s.csat {
-            line.int(u64::from(csat), 1);
-        }
-        self.surveys.commit()
+        let number = self.surveys.rows() + 1;
+        let mut typed = Vec::new();
+        let day = match number % 10 {
+            3 => Cell::Text(std::str::from_utf8(typed.date(s.day, b'-'))?),
+            7 => Cell::Number(f64::from(super::workbook::serial(s.day))),
+            _ => Cell::Date(s.day),
+        };
+        let csat = s.csat.map_or(Cell::Empty, |c| Cell::Number(f64::from(c)));
+        self.surveys.write(&[Cell::Text(id), day, Cell::Number(f64::from(s.nps)), csat])
     }
 
     fn write_assessment(&mut self, id: &str, a: &Assessment) -> Result<()> {

@@ -18,6 +18,7 @@ mod flaws;
 mod format;
 mod records;
 mod text;
+pub mod workbook;
 
 use std::path::PathBuf;
 
@@ -148,6 +149,53 @@ mod tests {
         NaiveDate::parse_from_str(&text.replace('/', "-"), "%Y-%m-%d").ok()
     }
 
+    /// The survey workbook's rows below its title and header, as text; every answer date
+    /// YYYY-MM-DD whether the cell holds a date, text or a bare serial number. Also how
+    /// many date cells of each kind there are.
+    fn surveys_and_date_kinds(root: &Path) -> (Vec<Vec<String>>, [usize; 3]) {
+        use calamine::{Data, Reader, Xlsx};
+        let mut book: Xlsx<_> = calamine::open_workbook(root.join("survey/nps_responses.xlsx")).unwrap();
+        let range = book.worksheet_range(files::SURVEY_SHEET).unwrap();
+        let mut lead = range.rows().take(2).map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+        assert_eq!(lead.next().unwrap()[0], "NPS and CSAT responses");
+        assert_eq!(lead.next().unwrap(), ["respondent_customer", "submitted_at", "nps_score", "csat_score"]);
+        let ymd = |serial: f64| {
+            (NaiveDate::from_ymd_opt(1899, 12, 30).unwrap() + chrono::Days::new(serial as u64)).to_string()
+        };
+        let mut kinds = [0; 3];
+        let rows = range
+            .rows()
+            .skip(2)
+            .map(|row| {
+                let cells = row.iter().enumerate().map(|(i, cell)| match (i, cell) {
+                    (1, Data::DateTime(d)) => {
+                        kinds[0] += 1;
+                        ymd(d.as_f64())
+                    }
+                    (1, Data::String(s)) => {
+                        kinds[1] += 1;
+                        s.clone()
+                    }
+                    (1, Data::Float(f)) => {
+                        kinds[2] += 1;
+                        ymd(*f)
+                    }
+                    (_, Data::Float(f)) => f.to_string(),
+                    (_, Data::Int(n)) => n.to_string(),
+                    (_, Data::String(s)) => s.clone(),
+                    (_, Data::Empty) => String::new(),
+                    (_, other) => panic!("an unexpected cell {other:?}"),
+                });
+                cells.collect()
+            })
+            .collect();
+        (rows, kinds)
+    }
+
+    fn surveys(root: &Path) -> Vec<Vec<String>> {
+        surveys_and_date_kinds(root).0
+    }
+
     fn accounts(root: &Path) -> Vec<Vec<String>> {
         let bytes = fs::read(root.join("crm/accounts.csv")).unwrap();
         let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(&bytes);
@@ -206,7 +254,7 @@ mod tests {
         expect("finance/contracts.csv", 1.0, 3.0);
         expect("crm/activities.ndjson", 9.5, 14.5);
         expect("crm/tickets.csv", 1.1, 1.9);
-        expect("survey/nps_responses.csv", 0.38, 0.62);
+        expect("survey/nps_responses.xlsx", 0.38, 0.62);
         let assessed: HashSet<_> =
             parse(&read(root, "survey/relationship_assessments.csv"), ',').into_iter().map(|r| r[0].clone()).collect();
         let share = assessed.len() as f64 / 2000.0;
@@ -217,11 +265,10 @@ mod tests {
 
     fn nothing_is_dated_after_end(root: &Path) {
         // Due dates and contract end dates are terms, not events, and may lie beyond `end`.
-        let dated: [(&str, char, &[usize]); 5] = [
+        let dated: [(&str, char, &[usize]); 4] = [
             ("finance/invoices.csv", ',', &[2, 4]),
             ("finance/contracts.csv", ',', &[2]),
             ("crm/tickets.csv", ';', &[2, 6]),
-            ("survey/nps_responses.csv", ',', &[1]),
             ("survey/relationship_assessments.csv", ',', &[1]),
         ];
         for (file, delimiter, columns) in dated {
@@ -230,6 +277,9 @@ mod tests {
                     assert!(date(&row[column]).is_none_or(|d| d <= end()), "{file}: {row:?}");
                 }
             }
+        }
+        for row in surveys(root) {
+            assert!(date(&row[1]).is_some_and(|d| d <= end()), "survey/nps_responses.xlsx: {row:?}");
         }
         for row in accounts(root) {
             assert!(date(&row[5]).unwrap() <= end() && date(&row[7]).is_none_or(|d| d <= end()));
@@ -252,7 +302,7 @@ mod tests {
     fn churned_customers_score_lower(root: &Path) {
         let churned = churned(root);
         let (mut churners, mut others) = (Vec::new(), Vec::new());
-        for row in parse(&read(root, "survey/nps_responses.csv"), ',') {
+        for row in surveys(root) {
             let (day, score) = (date(&row[1]).unwrap(), row[2].parse::<f64>().unwrap());
             let last = churned.get(&row[0]).copied().unwrap_or(end());
             if score <= 10.0 && (last - day).num_days() < 180 {
@@ -272,7 +322,7 @@ mod tests {
         assert_eq!(count(&|r| r[1].is_empty()), k);
         let mut seen = HashSet::new();
         assert_eq!(invoices.iter().filter(|r| !seen.insert(r[0].clone())).count(), k);
-        let surveys = parse(&read(root, "survey/nps_responses.csv"), ',');
+        let surveys = surveys(root);
         assert_eq!(surveys.iter().filter(|r| r[2] == "11").count(), k);
         let levels = parse(&read(root, "survey/relationship_assessments.csv"), ',');
         assert_eq!(levels.iter().filter(|r| r[3] == "5").count(), k);
@@ -289,6 +339,9 @@ mod tests {
         }
         let contracts = fs::read(root.join("finance/contracts.csv")).unwrap();
         assert!(contracts.starts_with(b"\xEF\xBB\xBFcontract_id,customer_id,start_date,end_date,value\r\n"));
+        let (surveys, [date_cells, text_dates, bare_serials]) = surveys_and_date_kinds(root);
+        assert!(text_dates * 20 > surveys.len() && bare_serials * 20 > surveys.len(), "{text_dates} {bare_serials}");
+        assert!(date_cells > text_dates + bare_serials, "most answer dates are date cells");
         let tickets = read(root, "crm/tickets.csv");
         assert!(tickets.contains("\"\"") && tickets.contains("\n税号另发"));
         assert!(parse(&tickets, ';').iter().all(|r| r.len() == 7));

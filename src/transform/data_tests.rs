@@ -1,0 +1,164 @@
+//! The data tests run over a run's tables before they are published: each test becomes
+//! one query for its failing rows, counted, with the smallest five keys as a sample.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::prelude::SessionContext;
+
+use super::{sources, Engine};
+use crate::canonical;
+use crate::config::data_tests::{Check, DataTest};
+use crate::manifest::DataTestResult;
+use crate::table::{text_column, Table};
+
+/// The published table of test results.
+pub const DATA_TESTS: &str = "data_tests";
+const SAMPLE: usize = 5;
+
+/// Runs `tests` over `tables` (name → Parquet file: the models' tables and the sources'
+/// bronze rows).
+pub fn run(engine: &Engine, tests: &[DataTest], tables: &[(String, PathBuf)]) -> Result<Vec<DataTestResult>> {
+    engine.block_on(async {
+        let ctx = engine.session();
+        for (name, path) in tables {
+            sources::register_parquet(&ctx, name, path).await?;
+        }
+        let mut results = Vec::new();
+        for test in tests {
+            results.push(run_one(&ctx, test).await);
+        }
+        Ok(results)
+    })
+}
+
+async fn run_one(ctx: &SessionContext, test: &DataTest) -> DataTestResult {
+    let mut result = DataTestResult {
+        test: test.name.clone(),
+        table: test.table.clone(),
+        column: test.column.clone(),
+        check: test.check.kind().to_string(),
+        severity: test.severity.as_str().to_string(),
+        status: "pass".to_string(),
+        failing_rows: 0,
+        failing_keys: Vec::new(),
+        detail: None,
+    };
+    let needed: Vec<&str> = match &test.check {
+        Check::Sql { .. } => Vec::new(),
+        Check::Relationships { to, .. } => vec![test.table.as_str(), to.as_str()],
+        _ => vec![test.table.as_str()],
+    };
+    if let Some(missing) = needed.iter().find(|t| !ctx.table_exist(**t).unwrap_or(false)) {
+        result.status = "skipped".to_string();
+        result.detail = Some(format!("the run has no table {missing}"));
+        return result;
+    }
+    match failing(ctx, test).await {
+        Ok((rows, keys)) => {
+            result.failing_rows = rows;
+            result.failing_keys = keys;
+            if rows > 0 {
+                result.status = "fail".to_string();
+            }
+        }
+        Err(e) => {
+            result.status = "fail".to_string();
+            result.detail = Some(format!("the test's query failed: {e:#}"));
+        }
+    }
+    result
+}
+
+/// The failing rows of `test`, counted, and a sample of their keys.
+async fn failing(ctx: &SessionContext, test: &DataTest) -> Result<(u64, Vec<String>)> {
+    let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let table = quoted(&test.table);
+    let column = test.column.as_deref().map(quoted).unwrap_or_default();
+    let has_customer = match &test.check {
+        Check::Sql { .. } => false,
+        _ => ctx.table(test.table.as_str()).await?.schema().has_column_with_unqualified_name("customer_id"),
+    };
+    let key = match has_customer {
+        true => "CAST(customer_id AS VARCHAR)".to_string(),
+        false => format!("CAST({column} AS VARCHAR)"),
+    };
+    let rows_where = |condition: String| format!("SELECT {key} AS key FROM {table} WHERE {condition}");
+    let literal = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let query = match &test.check {
+        Check::Unique => format!(
+            "SELECT CAST({column} AS VARCHAR) AS key FROM {table} WHERE {column} IN \
+             (SELECT {column} FROM {table} WHERE {column} IS NOT NULL GROUP BY {column} HAVING COUNT(*) > 1)"
+        ),
+        Check::NotNull => rows_where(format!("{column} IS NULL")),
+        Check::AcceptedValues(values) => rows_where(format!(
+            "{column} IS NOT NULL AND CAST({column} AS VARCHAR) NOT IN ({})",
+            values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ")
+        )),
+        Check::Range { min, max } => {
+            let mut outside = Vec::new();
+            outside.extend(min.map(|m| format!("{column} < {m:?}")));
+            outside.extend(max.map(|m| format!("{column} > {m:?}")));
+            outside.push(format!("isnan(CAST({column} AS DOUBLE))"));
+            rows_where(format!("{column} IS NOT NULL AND ({})", outside.join(" OR ")))
+        }
+        Check::Relationships { to, column: to_column } => rows_where(format!(
+            "{column} IS NOT NULL AND {column} NOT IN (SELECT {c} FROM {t} WHERE {c} IS NOT NULL)",
+            t = quoted(to),
+            c = quoted(to_column)
+        )),
+        Check::Sql { query, .. } => {
+            let first = ctx.sql(query).await?.schema().field(0).name().clone();
+            format!("SELECT CAST({} AS VARCHAR) AS key FROM ({query})", quoted(&first))
+        }
+    };
+    let count = ctx.sql(&format!("SELECT COUNT(*) FROM ({query})")).await?.collect().await?;
+    let rows = count.first().map(|b| text_column(b.column(0))).transpose()?.and_then(|c| c.first()?.parse().ok());
+    let sample = ctx
+        .sql(&format!("SELECT DISTINCT COALESCE(key, '(null)') AS key FROM ({query}) ORDER BY key LIMIT {SAMPLE}"))
+        .await?
+        .collect()
+        .await?;
+    let mut keys = Vec::new();
+    for batch in &sample {
+        keys.extend(text_column(batch.column(0))?);
+    }
+    Ok((rows.unwrap_or(0), keys))
+}
+
+/// The results as the published `data_tests` table, one row per test.
+pub fn table(as_of: NaiveDate, results: &[DataTestResult]) -> Result<Table> {
+    let text = |f: &dyn Fn(&DataTestResult) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(results.iter().map(f)))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Date32Array::from(vec![canonical::epoch_days(as_of); results.len()])),
+        text(&|r| Some(r.test.clone())),
+        text(&|r| Some(r.table.clone())),
+        text(&|r| r.column.clone()),
+        text(&|r| Some(r.check.clone())),
+        text(&|r| Some(r.severity.clone())),
+        text(&|r| Some(r.status.clone())),
+        Arc::new(Int64Array::from_iter_values(results.iter().map(|r| r.failing_rows as i64))),
+        text(&|r| Some(r.failing_keys.join(", "))),
+        text(&|r| r.detail.clone()),
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("test", DataType::Utf8, false),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("column_name", DataType::Utf8, true),
+        Field::new("check", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("failing_rows", DataType::Int64, false),
+        Field::new("failing_keys", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(Table { name: DATA_TESTS.to_string(), schema, batches: vec![batch] })
+}
