@@ -375,7 +375,9 @@ fn a_failing_data_test_of_severity_error_stops_the_run_with_exit_5_and_warn_ones
     let dir = tempfile::tempdir().unwrap();
     let pipeline = sample_pipeline(dir.path(), |t| {
         t + "\n[churn]\nenabled = false\n\n[[tests]]\ntable = \"customer_health\"\ncolumn = \"industry\"\n\
-             test = \"accepted_values\"\nvalues = [\"Retail\"]\nseverity = \"warn\"\n"
+             test = \"accepted_values\"\nvalues = [\"Retail\"]\nseverity = \"warn\"\n\n[[tests]]\n\
+             name = \"alerted_customers_have_kpis\"\ntable = \"alerts\"\ncolumn = \"customer_id\"\n\
+             test = \"relationships\"\nto = \"kpis\"\nto_column = \"group_value\"\nseverity = \"warn\"\n"
     });
     let sql_tests = dir.path().join("sql_tests");
     std::fs::create_dir(&sql_tests).unwrap();
@@ -396,6 +398,10 @@ fn a_failing_data_test_of_severity_error_stops_the_run_with_exit_5_and_warn_ones
         count(&out, "SELECT COUNT(*) FROM customer_health WHERE industry IS NOT NULL AND industry <> 'Retail'");
     assert_eq!(industry.failing_rows as i64, not_retail);
     assert_eq!(industry.failing_keys.len(), 5);
+    // No customer id is a KPI group's value: every alert fails the relationship.
+    let unrelated = result("alerted_customers_have_kpis");
+    assert_eq!(unrelated.failing_rows as i64, count(&out, "SELECT COUNT(*) FROM alerts"), "{unrelated:?}");
+    assert!(unrelated.failing_rows > 0);
     let lost = result("nobody_lost");
     let lost_customers = count(&out, "SELECT COUNT(*) FROM customer_health WHERE health_tier = 'lost'");
     assert!(lost_customers > 0 && lost.failing_rows as i64 == lost_customers, "{lost:?}");

@@ -286,6 +286,7 @@ fn run_pipeline(
             (None, Some(reason)) => println!("  churn model {}: {reason}", churn.status),
             (None, None) => println!("  churn model {}", churn.status),
         }
+        print_failed_data_tests(&manifest.data_tests);
         let alerts: Vec<String> = manifest.alerts.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
         match &manifest.previous_as_of {
             Some(previous) => println!("  compared with {previous}; alerts: {}", alerts.join(", ")),
@@ -360,9 +361,15 @@ fn print_rescored(rescored: &runner::Rescored, pipeline: &Pipeline) {
     for draft in &rescored.drafts {
         println!("  draft {:<18} {:>10} rows  {}", draft.name, draft.rows, draft.path.display());
     }
-    let failed: Vec<_> = rescored.data_tests.iter().filter(|r| r.failed()).collect();
-    println!("  data tests: {} run, {} failed", rescored.data_tests.len(), failed.len());
-    for r in failed {
+    print_failed_data_tests(&rescored.data_tests);
+}
+
+/// How the data tests went, and each that failed (a run gets here only when none of
+/// severity error did; a re-score lists those too).
+fn print_failed_data_tests(results: &[crate::manifest::DataTestResult]) {
+    let count = |status: &str| results.iter().filter(|r| r.status == status).count();
+    println!("  data tests: {} passed, {} failed, {} skipped", count("pass"), count("fail"), count("skipped"));
+    for r in results.iter().filter(|r| r.failed()) {
         println!("    {}", runner::data_test_line(r));
     }
 }

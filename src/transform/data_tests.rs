@@ -106,8 +106,9 @@ async fn failing(ctx: &SessionContext, test: &DataTest) -> Result<(u64, Vec<Stri
             outside.push(format!("isnan(CAST({column} AS DOUBLE))"));
             rows_where(format!("{column} IS NOT NULL AND ({})", outside.join(" OR ")))
         }
+        // NOT EXISTS plans as a plain anti join; NOT IN would need a null-aware one.
         Check::Relationships { to, column: to_column } => rows_where(format!(
-            "{column} IS NOT NULL AND {column} NOT IN (SELECT {c} FROM {t} WHERE {c} IS NOT NULL)",
+            "{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {t} AS parent WHERE parent.{c} = {table}.{column})",
             t = quoted(to),
             c = quoted(to_column)
         )),
@@ -118,6 +119,11 @@ async fn failing(ctx: &SessionContext, test: &DataTest) -> Result<(u64, Vec<Stri
     };
     let count = ctx.sql(&format!("SELECT COUNT(*) FROM ({query})")).await?.collect().await?;
     let rows = count.first().map(|b| text_column(b.column(0))).transpose()?.and_then(|c| c.first()?.parse().ok());
+    let rows = rows.unwrap_or(0);
+    // Most tests pass: only a failing one pays for a second pass to sample its keys.
+    if rows == 0 {
+        return Ok((0, Vec::new()));
+    }
     let sample = ctx
         .sql(&format!("SELECT DISTINCT COALESCE(key, '(null)') AS key FROM ({query}) ORDER BY key LIMIT {SAMPLE}"))
         .await?
@@ -127,7 +133,7 @@ async fn failing(ctx: &SessionContext, test: &DataTest) -> Result<(u64, Vec<Stri
     for batch in &sample {
         keys.extend(text_column(batch.column(0))?);
     }
-    Ok((rows.unwrap_or(0), keys))
+    Ok((rows, keys))
 }
 
 /// The results as the published `data_tests` table, one row per test.
