@@ -344,8 +344,16 @@ SELECT
     refused(resolved_date, why_resolved_date) AS bad_resolved_date
 FROM checked;
 
+-- The pipeline's value maps: spellings folded (case, runs of spaces), then mapped.
+CREATE MACRO fold(v) AS lower(regexp_replace(v, '\s+', ' ', 'g'));
 CREATE VIEW bronze_tickets AS
-SELECT customer_id, opened_date, severity, kind, resolved_date
+SELECT
+    customer_id, opened_date,
+    CASE fold(severity) WHEN 'p1' THEN 'critical' WHEN 'p2' THEN 'high' WHEN 'p3' THEN 'medium' WHEN 'p4' THEN 'low'
+        ELSE fold(severity) END AS severity,
+    CASE fold(kind) WHEN '投诉' THEN 'complaint' WHEN '表扬' THEN 'praise' WHEN '需求' THEN 'request'
+        ELSE fold(kind) END AS kind,
+    resolved_date
 FROM checked_tickets
 WHERE accepted;
 
