@@ -294,7 +294,7 @@ fn ingest_in_chunks(
     let started = Instant::now();
     let schema = cfg.source.arrow_schema();
     let mut bronze = sink.create(&OutputLayout::bronze_table(cfg.name()), schema.clone(), TableKind::Published)?;
-    let mut rejects = Rejects::new(cfg, pipeline, as_of, sink)?;
+    let mut rejects = Rejects::new(cfg, as_of, sink)?;
     let mut tally = Tally {
         records: 0,
         accepted: 0,
@@ -317,7 +317,7 @@ fn ingest_in_chunks(
             let seen = seen.get_or_insert_with(|| validate::Seen::new(cfg, estimated_rows));
             let may_hold_nul = match place {
                 Place::Text(bytes, _) => memchr::memchr(0, bytes).is_some(),
-                Place::Rows | Place::SheetRows(_) => true,
+                Place::Rows | Place::SheetRows { .. } => true,
             };
             let checked = validate::check(frame, cfg, mapped, tally.records as IdxSize, seen, may_hold_nul)
                 .with_context(|| format!("source {}: checking rows of {}", cfg.name(), cfg.path.display()))?;
@@ -369,7 +369,7 @@ fn ingest_in_chunks(
             }
             Format::Xlsx => {
                 workbook::read(cfg, pipeline, workbook::SHEET_ROWS, |block, estimated| {
-                    chunk(block.frame, Place::SheetRows(&block.rows), estimated)
+                    chunk(block.frame, Place::SheetRows { sheet: &block.sheet, rows: &block.rows }, estimated)
                 })?;
                 checksum(cfg, pipeline)?
             }
@@ -428,27 +428,21 @@ enum Place<'a> {
     Text(&'a [u8], u64),
     /// Parquet: a record's line is its 1-based row number.
     Rows,
-    /// A worksheet: each record's row number on the sheet.
-    SheetRows(&'a [u32]),
+    /// A worksheet: its name, and each record's row number on it.
+    SheetRows { sheet: &'a str, rows: &'a [u32] },
 }
 
 /// One source's reject records on their way to their table.
 struct Rejects<'a> {
     cfg: &'a SourceConfig,
     as_of: i32,
-    /// The worksheet of a workbook export.
-    sheet: Option<String>,
     writer: Box<dyn TableWriter + 'a>,
 }
 
 impl<'a> Rejects<'a> {
-    fn new(cfg: &'a SourceConfig, pipeline: &Path, as_of: NaiveDate, sink: &'a dyn TableSink) -> Result<Rejects<'a>> {
-        let sheet = match cfg.format {
-            Format::Xlsx => Some(workbook::sheet_name(cfg, pipeline)?),
-            _ => None,
-        };
+    fn new(cfg: &'a SourceConfig, as_of: NaiveDate, sink: &'a dyn TableSink) -> Result<Rejects<'a>> {
         let writer = sink.create(&rejects_table(cfg.name()), rejects_schema(), TableKind::Work)?;
-        Ok(Rejects { cfg, as_of: canonical::epoch_days(as_of), sheet, writer })
+        Ok(Rejects { cfg, as_of: canonical::epoch_days(as_of), writer })
     }
 
     /// Writes a chunk's reject records (with the lines they start on) and counts their
@@ -475,7 +469,11 @@ impl<'a> Rejects<'a> {
                     .collect()
             }
             Place::Rows => records.iter().map(|&r| i64::from(r) + 1).collect(),
-            Place::SheetRows(rows) => local().map(|r| i64::from(rows[r])).collect(),
+            Place::SheetRows { rows, .. } => local().map(|r| i64::from(rows[r])).collect(),
+        };
+        let sheet = match place {
+            Place::SheetRows { sheet, .. } => Some(sheet),
+            _ => None,
         };
         let text = |name: &str| -> Result<Vec<Option<String>>> {
             Ok(rejects.column(name)?.str()?.iter().map(|v| v.map(String::from)).collect())
@@ -496,7 +494,7 @@ impl<'a> Rejects<'a> {
             Arc::new(StringArray::from(fields)),
             Arc::new(StringArray::from(text("raw_value")?)),
             Arc::new(StringArray::from(reasons_of)),
-            Arc::new(StringArray::from(vec![self.sheet.as_deref(); n])),
+            Arc::new(StringArray::from(vec![sheet; n])),
         ];
         self.writer.write(&RecordBatch::try_new(rejects_schema(), columns)?)?;
         let mut distinct = records;

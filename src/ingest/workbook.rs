@@ -25,22 +25,23 @@ use crate::config::SourceConfig;
 pub const SHEET_ROWS: usize = 1 << 17;
 
 /// A block of a worksheet's records: text columns named by the header (and
-/// [`BEYOND_HEADER`]), and the sheet row of each record.
+/// [`BEYOND_HEADER`]), the sheet row of each record, and the sheet's name.
 pub struct Block {
     pub frame: DataFrame,
     pub rows: Vec<u32>,
+    pub sheet: String,
 }
 
-/// The worksheet the source reads, by name.
-pub fn sheet_name(cfg: &SourceConfig, pipeline: &Path) -> Result<String> {
-    let workbook = open(cfg, pipeline)?;
-    chosen_sheet(&workbook, cfg, pipeline)
+/// The worksheet being read: its name and used height (rows below the header).
+struct Sheet<'a> {
+    name: &'a str,
+    height: usize,
 }
 
 /// The column names in the header row of the source's worksheet.
 pub fn header(cfg: &SourceConfig, pipeline: &Path) -> Result<Vec<String>> {
     let mut names = None;
-    each_row(cfg, pipeline, |row, cells| {
+    each_row(cfg, pipeline, |_, row, cells| {
         if row < cfg.header_row {
             return Ok(true);
         }
@@ -62,7 +63,8 @@ pub fn read(
     let mut dates: Vec<bool> = Vec::new();
     let mut columns: Vec<Vec<Option<String>>> = Vec::new();
     let mut rows: Vec<u32> = Vec::new();
-    let estimated = each_row_sized(cfg, pipeline, |row, cells, height| {
+    let mut last: Option<(String, usize)> = None;
+    each_row(cfg, pipeline, |sheet, row, cells| {
         if row < cfg.header_row {
             return Ok(true);
         }
@@ -89,19 +91,20 @@ pub fn read(
         }
         rows.push(row);
         if rows.len() >= block_rows {
-            each(block(names.as_deref().unwrap_or_default(), &mut columns, &mut rows)?, height)?;
+            each(block(header, &mut columns, &mut rows, sheet.name)?, sheet.height)?;
         }
+        last.get_or_insert_with(|| (sheet.name.to_string(), sheet.height));
         Ok(true)
     })?;
     let Some(header) = &names else { bail!(no_header(cfg, pipeline)) };
-    if !rows.is_empty() {
-        each(block(header, &mut columns, &mut rows)?, estimated)?;
+    if let Some((sheet, height)) = last.filter(|_| !rows.is_empty()) {
+        each(block(header, &mut columns, &mut rows, &sheet)?, height)?;
     }
     Ok(())
 }
 
 /// The block gathered so far, leaving `columns` and `rows` empty for the next.
-fn block(names: &[String], columns: &mut [Vec<Option<String>>], rows: &mut Vec<u32>) -> Result<Block> {
+fn block(names: &[String], columns: &mut [Vec<Option<String>>], rows: &mut Vec<u32>, sheet: &str) -> Result<Block> {
     let series: Vec<Column> = names
         .iter()
         .map(String::as_str)
@@ -109,7 +112,7 @@ fn block(names: &[String], columns: &mut [Vec<Option<String>>], rows: &mut Vec<u
         .zip(columns.iter_mut())
         .map(|(name, values)| Column::new(name.into(), std::mem::take(values)))
         .collect();
-    Ok(Block { frame: DataFrame::new(rows.len(), series)?, rows: std::mem::take(rows) })
+    Ok(Block { frame: DataFrame::new(rows.len(), series)?, rows: std::mem::take(rows), sheet: sheet.to_string() })
 }
 
 /// Whether each header column is mapped to a date field, so a plain number in it is an
@@ -136,33 +139,26 @@ fn text(value: &DataRef<'_>, date_column: bool, cfg: &SourceConfig) -> Option<St
             text.replace('.', &cfg.decimal_separator)
         }
     };
-    let date = |v: f64, is_1904: bool| {
-        // Excel's calendar runs from 1900 to 9999; outside it the number is no date.
-        if !(1.0..2_958_466.0).contains(&v) {
-            return number(v);
-        }
-        let (y, m, d, ..) = ExcelDateTime::new(v, ExcelDateTimeType::DateTime, is_1904).to_ymd_hms_milli();
-        match NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(d)) {
-            Some(day) => day.format(&cfg.date_formats[0]).to_string(),
-            None => number(v),
-        }
+    let day = |d: &ExcelDateTime| {
+        let (y, m, day, ..) = d.to_ymd_hms_milli();
+        NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(day))
+            .map_or_else(|| number(d.as_f64()), |day| day.format(&cfg.date_formats[0]).to_string())
+    };
+    // Excel's calendar runs from 1900 to 9999; outside it a number in a date column is no date.
+    let serial = |v: f64| match (1.0..2_958_466.0).contains(&v) {
+        true => day(&ExcelDateTime::new(v, ExcelDateTimeType::DateTime, false)),
+        false => number(v),
     };
     let text = match value {
         DataRef::Empty => return None,
         DataRef::String(s) => s.clone(),
         DataRef::SharedString(s) => s.to_string(),
-        DataRef::Int(i) if date_column => date(*i as f64, false),
-        DataRef::Float(f) if date_column => date(*f, false),
+        DataRef::Int(i) if date_column => serial(*i as f64),
+        DataRef::Float(f) if date_column => serial(*f),
         DataRef::Int(i) => i.to_string(),
         DataRef::Float(f) => number(*f),
         DataRef::Bool(b) => b.to_string(),
-        DataRef::DateTime(d) if d.is_datetime() => {
-            let (y, m, day, ..) = d.to_ymd_hms_milli();
-            match NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(day)) {
-                Some(day) => day.format(&cfg.date_formats[0]).to_string(),
-                None => number(d.as_f64()),
-            }
-        }
+        DataRef::DateTime(d) if d.is_datetime() => day(d),
         DataRef::DateTime(d) => number(d.as_f64()),
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
         DataRef::Error(e) => e.to_string(),
@@ -259,17 +255,8 @@ fn chosen_sheet(workbook: &Xlsx<BufReader<File>>, cfg: &SourceConfig, pipeline: 
 fn each_row(
     cfg: &SourceConfig,
     pipeline: &Path,
-    mut each: impl FnMut(u32, Vec<(u32, DataRef<'_>)>) -> Result<bool>,
+    mut each: impl FnMut(&Sheet, u32, Vec<(u32, DataRef<'_>)>) -> Result<bool>,
 ) -> Result<()> {
-    each_row_sized(cfg, pipeline, |row, cells, _| each(row, cells)).map(|_| ())
-}
-
-/// [`each_row`], also handing on the sheet's used height; returns that height.
-fn each_row_sized(
-    cfg: &SourceConfig,
-    pipeline: &Path,
-    mut each: impl FnMut(u32, Vec<(u32, DataRef<'_>)>, usize) -> Result<bool>,
-) -> Result<usize> {
     let mut workbook = open(cfg, pipeline)?;
     let sheet = chosen_sheet(&workbook, cfg, pipeline)?;
     let broken = |row: u32, e: XlsxError| {
@@ -282,17 +269,18 @@ fn each_row_sized(
     };
     let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| broken(1, e))?;
     let height = (cells.dimensions().end.0 + 1).saturating_sub(cfg.header_row) as usize;
+    let about = Sheet { name: &sheet, height };
     let mut current: Option<u32> = None;
     let mut row_cells: Vec<(u32, DataRef<'_>)> = Vec::new();
     loop {
         let cell = cells.next_cell().map_err(|e| broken(current.map_or(1, |r| r + 1), e))?;
         let row = cell.as_ref().map(|c| c.get_position().0 + 1);
         if let Some(finished) = current.filter(|&r| Some(r) != row) {
-            if !each(finished, std::mem::take(&mut row_cells), height)? {
-                return Ok(height);
+            if !each(&about, finished, std::mem::take(&mut row_cells))? {
+                return Ok(());
             }
         }
-        let Some(cell) = cell else { return Ok(height) };
+        let Some(cell) = cell else { return Ok(()) };
         current = row;
         row_cells.push((cell.get_position().1, cell.get_value().clone()));
     }
