@@ -26,7 +26,10 @@ side by side, one per core. Differences: repeated churners are a sample_weight, 
 rows (the same objective, fewer rows to multiply); the fit is scikit-learn's lbfgs with
 tol = 1e-5 on the mean gradient and max_iter = 500 (linfa: its L-BFGS with a gradient
 tolerance of 1e-5 per row, 500 iterations); the sample of a class past the row budget is
-drawn by NumPy, not ChaCha8, so it is another sample of the same size.
+drawn by NumPy, not ChaCha8, so it is another sample of the same size. The BG/NBD features
+(p_alive, expected_purchases in the horizon) come from the `lifetimes` package's
+BetaGeoFitter, fitted per date on every k-th history up to 20,000 as vitals does
+(src/model/btyd.rs), one date per core.
 """
 
 import argparse
@@ -40,8 +43,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from lifetimes import BetaGeoFitter
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from sklearn.preprocessing import StandardScaler
@@ -176,6 +181,33 @@ def metrics_table(as_of, validation: dict | None) -> pa.Table:
     return pa.table({f.name: pa.array(columns[f.name], f.type) for f in schema})
 
 
+HISTORY = ("repeat_purchases", "purchase_span_days", "customer_age_days")
+BTYD = ("p_alive", "expected_purchases")
+BTYD_FIT_ROWS = 20_000
+
+
+def btyd(x: np.ndarray, names: list[str], dates: np.ndarray, horizon: float) -> np.ndarray:
+    """x with the BG/NBD columns appended, each date's rows from a fit on that date alone."""
+    extra = np.full((len(x), 2), np.nan)
+    columns = [names.index(h) for h in HISTORY]
+
+    def one(day):
+        rows = np.flatnonzero((dates == day) & np.isfinite(x[:, columns]).all(axis=1))
+        h = pd.DataFrame(np.maximum(x[rows][:, columns], 0.0), columns=["x", "t_x", "T"])
+        h["T"] = np.maximum(h["T"], h["t_x"])
+        sample = h.iloc[::max(-(-len(h) // BTYD_FIT_ROWS), 1)]
+        if not (sample["x"] > 0).any():
+            return
+        fitter = BetaGeoFitter().fit(sample["x"], sample["t_x"], sample["T"])
+        extra[rows, 0] = np.asarray(fitter.conditional_probability_alive(h["x"], h["t_x"], h["T"])).ravel()
+        extra[rows, 1] = np.asarray(fitter.conditional_expected_number_of_purchases_up_to_time(
+            horizon, h["x"], h["t_x"], h["T"]))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, np.unique(dates)))
+    return np.column_stack([x, extra])
+
+
 def matrix(table: pa.Table, names: list[str]) -> np.ndarray:
     """The feature columns as float64, NULL as NaN."""
     return np.column_stack([table[c].to_numpy(zero_copy_only=False).astype(np.float64) for c in names]) \
@@ -208,8 +240,10 @@ def main() -> None:
     scoring = con.sql("FROM churn_scoring").to_arrow_table()
     seconds_sql = time.perf_counter() - started
 
-    names = [c for c in training.column_names if c not in NOT_FEATURES]
-    x = matrix(training, names)
+    columns = [c for c in training.column_names if c not in NOT_FEATURES]
+    names = columns + list(BTYD)
+    horizon = float(con.execute("SELECT churn_horizon_days FROM params").fetchall()[0][0])
+    x = btyd(matrix(training, columns), columns, training["as_of"].to_numpy(zero_copy_only=False), horizon)
     y = training["churned"].to_numpy(zero_copy_only=False).astype(bool)
     rf = training["rf_score"].fill_null(0).to_numpy()
     is_test = (training["as_of"].to_numpy(zero_copy_only=False) == np.datetime64(dates[0])) \
@@ -246,7 +280,7 @@ def main() -> None:
     # Score the run date's customers; customer_health gets the churn columns.
     scores = pa.table({"customer_id": scoring["customer_id"]})
     if model is not None:
-        x_now = matrix(scoring, names)
+        x_now = btyd(matrix(scoring, columns), columns, np.zeros(scoring.num_rows), horizon)
         risk = model.predict(x_now)
         bands = np.where(risk >= high, "high", np.where(risk >= medium, "medium", "low"))
         scores = scores.append_column("churn_risk", pa.array(risk, pa.float64()))

@@ -114,6 +114,7 @@ WITH per_line AS (
         i.product_line,
         MIN(i.invoice_date) AS first_invoice_date,
         MAX(i.invoice_date) AS last_invoice_date,
+        COUNT(*) AS invoices_to_date,
         COUNT(*) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS frequency,
         SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS monetary,
         SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date <= i.as_of - p.window_days
@@ -136,6 +137,7 @@ SELECT
     customer_id,
     MIN(first_invoice_date) AS first_invoice_date,
     MAX(last_invoice_date) AS last_invoice_date,
+    SUM(invoices_to_date) AS invoices_to_date,
     SUM(frequency) AS frequency,
     SUM(monetary) AS monetary,
     SUM(prior_revenue) AS prior_revenue,
@@ -240,6 +242,16 @@ SELECT
     CAST(f.frequency AS DOUBLE) AS frequency,
     LN(1 + f.monetary) AS log_monetary,
     CAST(f.as_of - COALESCE(f.signup_date, f.first_invoice_date) AS DOUBLE) AS tenure_days,
+    CAST(i.invoices_to_date - 1 AS DOUBLE) AS repeat_purchases,
+    CAST(i.last_invoice_date - i.first_invoice_date AS DOUBLE) AS purchase_span_days,
+    CAST(f.as_of - i.first_invoice_date AS DOUBLE) AS customer_age_days,
+    CAST(i.last_invoice_date - i.first_invoice_date AS DOUBLE) / NULLIF(i.invoices_to_date - 1, 0) AS mean_gap_days,
+    LN(1 + f.recency_days * CAST(i.invoices_to_date - 1 AS DOUBLE)
+               / NULLIF(i.last_invoice_date - i.first_invoice_date, 0)) AS log_recency_over_gap,
+    365 * CAST(i.invoices_to_date - 1 AS DOUBLE) / NULLIF(f.as_of - i.first_invoice_date, 0) AS purchases_per_year,
+    LEAST(180, f.as_of - i.first_invoice_date) * CAST(i.invoices_to_date - 1 AS DOUBLE)
+        / NULLIF(i.last_invoice_date - i.first_invoice_date, 0)
+        - CAST(i.recent_invoices + i.earlier_invoices AS DOUBLE) AS purchase_shortfall,
     CAST(COALESCE(i.active_months, 0) AS DOUBLE) AS cooperation_frequency,
     CASE WHEN i.due_invoices > 0 THEN CAST(i.paid_on_time AS DOUBLE) / CAST(i.due_invoices AS DOUBLE) END AS payment_on_time,
     CASE WHEN i.product_lines > 0 THEN CAST(i.product_lines AS DOUBLE) END AS depth,

@@ -36,7 +36,22 @@ m AS (
     FROM metric_values
     GROUP BY as_of, customer_id
 ),
--- Trends: the last 90 days against the 90 days before them (invoices: customer_period).
+-- Each customer's own rhythm: purchases after the first (repeat), the days from the first
+-- to the last (span) and from the first to as_of (age). The model lane also fits the
+-- BG/NBD buy-till-you-die model on these three and adds P(alive) and the purchases
+-- expected in the horizon as features (src/model/btyd.rs).
+rhythm AS (
+    SELECT
+        as_of,
+        customer_id,
+        CAST(CASE WHEN first_invoice_date IS NOT NULL THEN invoices_to_date - 1 END AS DOUBLE) AS repeat_purchases,
+        CAST(CAST(last_invoice_date AS INT) - CAST(first_invoice_date AS INT) AS DOUBLE) AS purchase_span_days,
+        CAST(CAST(as_of AS INT) - CAST(first_invoice_date AS INT) AS DOUBLE) AS customer_age_days,
+        CAST(recent_invoices + earlier_invoices AS DOUBLE) AS invoices_last_180,
+        CAST(recent_invoices - earlier_invoices AS DOUBLE) AS invoice_trend
+    FROM customer_period
+),
+-- Trends: the last 90 days against the 90 days before them (invoices: invoice_trend above).
 touch_trend AS (
     SELECT
         as_of,
@@ -59,6 +74,18 @@ SELECT
     CAST(f.frequency AS DOUBLE) AS frequency,
     LN(1 + f.monetary) AS log_monetary,
     CAST(CAST(f.as_of AS INT) - CAST(COALESCE(f.signup_date, f.first_invoice_date) AS INT) AS DOUBLE) AS tenure_days,
+    r.repeat_purchases,
+    r.purchase_span_days,
+    r.customer_age_days,
+    -- The days between purchases, on average; the silence since the last one in those
+    -- units (60 days is alarming for a weekly buyer and normal for a quarterly one).
+    r.purchase_span_days / NULLIF(r.repeat_purchases, 0) AS mean_gap_days,
+    LN(1 + f.recency_days * r.repeat_purchases / NULLIF(r.purchase_span_days, 0)) AS log_recency_over_gap,
+    -- Purchases a year since the first, and those the last 180 days lacked at the pace the
+    -- customer kept from the first purchase to the last (positive: slowing down).
+    365 * r.repeat_purchases / NULLIF(r.customer_age_days, 0) AS purchases_per_year,
+    LEAST(180, r.customer_age_days) * r.repeat_purchases / NULLIF(r.purchase_span_days, 0)
+        - r.invoices_last_180 AS purchase_shortfall,
     m.cooperation_frequency,
     m.payment_on_time,
     m.depth,
@@ -74,13 +101,13 @@ SELECT
     m.overdue_ratio,
     m.avg_days_late,
     m.open_severe_tickets,
-    CAST(COALESCE(cp.recent_invoices - cp.earlier_invoices, 0) AS DOUBLE) AS invoice_trend,
+    COALESCE(r.invoice_trend, 0) AS invoice_trend,
     CAST(COALESCE(tt.touch_trend, 0) AS DOUBLE) AS touch_trend,
     CAST(COALESCE(c.recent_complaints, 0) AS DOUBLE) AS recent_complaints
 FROM customer_features AS f
 CROSS JOIN params AS p
 LEFT JOIN m ON m.as_of = f.as_of AND m.customer_id = f.customer_id
-LEFT JOIN customer_period AS cp ON cp.as_of = f.as_of AND cp.customer_id = f.customer_id
+LEFT JOIN rhythm AS r ON r.as_of = f.as_of AND r.customer_id = f.customer_id
 LEFT JOIN touch_trend AS tt ON tt.as_of = f.as_of AND tt.customer_id = f.customer_id
 LEFT JOIN complaints AS c ON c.as_of = f.as_of AND c.customer_id = f.customer_id
 -- Not lost (the rule of customer_health.sql): no CRM churn date, not silent too long.

@@ -3,6 +3,7 @@
 -- satisfaction and risk metrics, the churn features and the KPIs. One row per customer
 -- with an invoice or an answer.
 --   first_invoice_date, last_invoice_date   over all the customer's invoices to as_of
+--   invoices_to_date                over all of them: how many
 --   invoices_in_period              invoices dated in the period (RFM frequency)
 --   period_revenue, prior_revenue   invoiced in the period, and in the period before it
 --                                   (DECIMAL: sums of them stay exact)
@@ -21,6 +22,7 @@ WITH billed AS (
         i.customer_id,
         MIN(i.invoice_date) AS first_invoice_date,
         MAX(i.invoice_date) AS last_invoice_date,
+        COUNT(*) AS invoices_to_date,
         COUNT(*) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS invoices_in_period,
         SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date > i.as_of - p.window_days) AS period_revenue,
         SUM(CAST(i.amount AS DECIMAL(38, 6))) FILTER (WHERE i.invoice_date <= i.as_of - p.window_days
@@ -83,6 +85,7 @@ SELECT
     k.as_of,
     b.first_invoice_date,
     b.last_invoice_date,
+    COALESCE(b.invoices_to_date, 0) AS invoices_to_date,
     COALESCE(b.invoices_in_period, 0) AS invoices_in_period,
     COALESCE(b.period_revenue, 0) AS period_revenue,
     COALESCE(b.prior_revenue, 0) AS prior_revenue,

@@ -53,6 +53,9 @@ pub fn check(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Vec<Finding>> {
     let mut wanted: Vec<&str> = pipeline.publish.iter().map(String::as_str).collect();
     if pipeline.churn.enabled {
         wanted.push(model::FEATURES);
+        if let Some(note) = &pipeline.churn.label_note {
+            findings.push(Finding { subject: "churn label".into(), outcome: Outcome::Fine(note.clone()) });
+        }
     }
     for name in wanted {
         if !checks.iter().any(|c| c.model == name) {

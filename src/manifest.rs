@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::config::churn::Churn;
+use crate::config::churn::{Churn, LabelRule};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -206,6 +206,12 @@ pub struct ChurnReport {
     pub reason: Option<String>,
     pub model: Option<PathBuf>,
     pub horizon_days: i64,
+    /// What counted as churn (`[churn] label`, or vitals' fallback).
+    #[serde(default)]
+    pub label: Vec<LabelRule>,
+    /// Why vitals chose the label, when the pipeline file did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_note: Option<String>,
     pub snapshots: Vec<NaiveDate>,
     pub training_customers: usize,
     pub training_churners: usize,
@@ -225,6 +231,8 @@ impl ChurnReport {
             reason: None,
             model: None,
             horizon_days: cfg.horizon_days,
+            label: cfg.label.clone(),
+            label_note: cfg.label_note.clone(),
             snapshots: Vec::new(),
             training_customers: 0,
             training_churners: 0,
@@ -243,6 +251,17 @@ pub struct Validation {
     pub model: Evaluation,
     /// Churn rate by R + F score, learned on the same training snapshots.
     pub baseline: Evaluation,
+    /// Days since the last invoice alone, ranked (a ranking, not a probability: no Brier
+    /// score or calibration). Absent when churn_features has no recency_days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recency: Option<Ranking>,
+}
+
+/// How well a score that is not a probability ranked churners first.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ranking {
+    pub roc_auc: f64,
+    pub pr_auc: f64,
 }
 
 /// How good a churn score was on customers whose outcome is known.

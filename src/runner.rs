@@ -224,6 +224,8 @@ fn score(
     bar: &ProgressBar,
 ) -> Result<Scored> {
     let mut stage_seconds = BTreeMap::new();
+    let fallen_back = label_fallback(pipeline, inputs)?;
+    let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
     let cfg = &pipeline.churn;
     bar.set_message("transform: running SQL models");
     let started = Instant::now();
@@ -328,6 +330,25 @@ fn score(
     churn.seconds_scoring = scoring_seconds.get();
     peak_memory_mib.extend(peak_memory().map(|m| ("transform".to_string(), m)));
     Ok(Scored { before, after, churn, artifact, stage_seconds, peak_memory_mib })
+}
+
+/// The pipeline with the churn label this ingest allows, when it differs: a default `crm`
+/// label over an accounts export without a churn_date in any row would find no churner,
+/// so it falls back to inactivity.
+fn label_fallback(pipeline: &Pipeline, inputs: &Inputs) -> Result<Option<Pipeline>> {
+    let churn = &pipeline.churn;
+    if !churn.enabled || churn.label_set || churn.label_note.is_some() {
+        return Ok(None);
+    }
+    let Some(accounts) = inputs.bronze.get("accounts") else {
+        return Ok(None);
+    };
+    if publish::values_in(accounts, "churn_date")? > 0 {
+        return Ok(None);
+    }
+    let mut fallen_back = pipeline.clone();
+    fallen_back.churn.fall_back_to_inactivity("no row of the accounts export has a churn_date");
+    Ok(Some(fallen_back))
 }
 
 /// The most memory (resident set, MiB) the process has held so far, where the system

@@ -92,7 +92,14 @@ fn the_sample_model_trains_beats_the_baseline_and_reloads_identically() {
     let metrics = read_table(a.path(), "model_metrics", "2026-06-30");
     let kinds = strings(&metrics, "metric");
     let roc_points = kinds.iter().filter(|m| m.as_deref() == Some("roc_point")).count();
-    assert_eq!(metrics.height() - roc_points, 2 * (4 + 10));
+    assert_eq!(metrics.height() - roc_points, 2 * (4 + 10) + 2, "model and baseline, then recency's two AUCs");
+    let recency = validation.recency.expect("recency alone is ranked too");
+    assert!(
+        validation.model.roc_auc > recency.roc_auc,
+        "model {} vs recency {}",
+        validation.model.roc_auc,
+        recency.roc_auc
+    );
     assert!(roc_points >= 2 * 3, "each scorer's ROC curve has at least (0, 0), a step and (1, 1)");
 }
 
@@ -258,4 +265,88 @@ fn too_little_history_gives_no_model_and_empty_churn_columns() {
     assert!(OutputLayout::new(fx.out()).partitions(OutputLayout::models_table()).is_empty());
     let metrics = read_table(&fx.out(), "model_metrics", "2026-06-30");
     assert_eq!(metrics.height(), 0);
+}
+
+/// The pipeline text without source `name` (its `[sources.NAME]` table and sub-tables).
+fn without_source(text: String, name: &str) -> String {
+    let header = format!("[sources.{name}");
+    let mut inside = false;
+    let mut kept = String::new();
+    for line in text.lines() {
+        if line.starts_with('[') {
+            inside = line.starts_with(&format!("{header}]")) || line.starts_with(&format!("{header}."));
+        }
+        if !inside {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+/// The common case of an invoice-only portfolio (or a CRM that records no churn dates): the
+/// default label cannot find a churner, so the model learns inactivity, and says so.
+#[test]
+fn without_crm_churn_dates_the_model_learns_inactivity_and_says_so() {
+    use vitals::config::churn::LabelRule;
+    let dir = tempfile::tempdir().unwrap();
+    for (case, edit, because) in [
+        ("invoice-only", without_source as fn(String, &str) -> String, "no [sources.accounts]"),
+        ("no churn dates", |text: String, _: &str| text.replace("churn_date = \"流失日期\"\n", ""), "churn_date"),
+    ] {
+        let folder = dir.path().join(case);
+        std::fs::create_dir_all(&folder).unwrap();
+        let pipeline = sample_pipeline(&folder, |text| edit(text, "accounts"));
+        let out = folder.join("out");
+        let output = vitals_out(&["run", pipeline.to_str().unwrap()], &out);
+        let printed = stdout(&output);
+        let churn = manifest(&out, "2026-06-30").churn;
+        assert_eq!(churn.status, "trained", "{case}: {:?}", churn.reason);
+        assert_eq!(churn.label, vec![LabelRule::Inactivity], "{case}");
+        let note = churn.label_note.as_deref().unwrap_or_default();
+        assert!(note.contains(because) && note.contains("no invoice within horizon_days = 90"), "{case}: {note}");
+        assert!(printed.contains(&format!("churn label: {note}")), "{case}: the run says so:\n{printed}");
+        assert!(churn.validation.is_some(), "{case}: validated out of time");
+    }
+    // With the CRM's churn dates the default stays: the sample's own run.
+    let out = dir.path().join("sample");
+    let churn = vitals(&["run", "pipelines/sample.toml"], &out).churn;
+    assert_eq!((churn.label, churn.label_note), (vec![LabelRule::Crm], None));
+}
+
+/// The BG/NBD fit behind p_alive and expected_purchases, against the figures Fader, Hardie
+/// & Lee (2005) publish for the CDNOW sample (2,357 customers, 39 weeks): r = 0.243,
+/// α = 4.414, a = 0.793, b = 2.426. The histories are the CDNOW summary that ships with
+/// the Python package lifetimes (tests/requirements.txt).
+#[test]
+fn bg_nbd_fits_the_published_cdnow_parameters() {
+    use vitals::model::btyd::{BgNbd, Purchases};
+    let find = "import lifetimes, pathlib; print(pathlib.Path(lifetimes.__file__).parent / 'datasets' / 'cdnow_customers_summary.csv')";
+    let located = std::process::Command::new("python3").args(["-c", find]).output().expect("python3 runs");
+    assert!(
+        located.status.success(),
+        "the Python package lifetimes is missing (tests/install-deps.sh installs it): {}",
+        String::from_utf8_lossy(&located.stderr)
+    );
+    let file = String::from_utf8(located.stdout).unwrap();
+    let text = std::fs::read_to_string(file.trim()).unwrap();
+    let histories: Vec<Purchases> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let v: Vec<f64> = line.split(',').skip(1).map(|f| f.parse().unwrap()).collect();
+            Purchases { repeat: v[0], span: v[1], age: v[2] }
+        })
+        .collect();
+    assert_eq!(histories.len(), 2357);
+    let fit = BgNbd::fit(&histories).expect("a fit");
+    for (name, got, published) in
+        [("r", fit.r, 0.243), ("α", fit.alpha, 4.414), ("a", fit.a, 0.793), ("b", fit.b, 2.426)]
+    {
+        assert!((got - published).abs() < 6e-4, "{name} = {got}, published {published} ({fit:?})");
+    }
+    // Customer 1 of the sample (x = 2, t_x = 30.43, T = 38.86): 1.226 purchases expected in
+    // the next 39 weeks, as lifetimes' BetaGeoFitter computes with its own fit.
+    let first = BgNbd::expected_purchases(&fit, histories[0], 39.0);
+    assert!((first - 1.226).abs() < 1e-3, "{first}");
 }

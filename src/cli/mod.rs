@@ -280,11 +280,18 @@ fn run_pipeline(
         let churn = &manifest.churn;
         match (&churn.validation, &churn.reason) {
             (Some(v), _) => println!(
-                "  churn model {}: out-of-time ROC AUC {:.3} (RFM baseline {:.3}) on {}",
-                churn.status, v.model.roc_auc, v.baseline.roc_auc, v.test_snapshot
+                "  churn model {}: out-of-time ROC AUC {:.3} (RFM baseline {:.3}{}) on {}",
+                churn.status,
+                v.model.roc_auc,
+                v.baseline.roc_auc,
+                v.recency.map(|r| format!(", recency alone {:.3}", r.roc_auc)).unwrap_or_default(),
+                v.test_snapshot
             ),
             (None, Some(reason)) => println!("  churn model {}: {reason}", churn.status),
             (None, None) => println!("  churn model {}", churn.status),
+        }
+        if let Some(note) = &churn.label_note {
+            println!("  churn label: {note}");
         }
         print_failed_data_tests(&manifest.data_tests);
         let alerts: Vec<String> = manifest.alerts.iter().map(|(kind, n)| format!("{kind} {n}")).collect();

@@ -54,6 +54,11 @@ pub struct Churn {
     pub enabled: bool,
     pub horizon_days: i64,
     pub label: Vec<LabelRule>,
+    /// Whether the pipeline file chose `label`; when it did not, vitals may fall back to
+    /// inactivity (see [`Churn::fall_back_to_inactivity`]).
+    pub label_set: bool,
+    /// Why vitals chose the label rules, when the pipeline file did not.
+    pub label_note: Option<String>,
     pub snapshots: usize,
     pub step_days: i64,
     pub min_positives: usize,
@@ -66,8 +71,9 @@ pub struct Churn {
 
 impl ChurnSpec {
     /// Checks the settings: every problem found, each naming the key (`at` is the section
-    /// as a reader finds it, e.g. "pipeline file p.toml: [churn]").
-    pub fn check(self, at: &str) -> std::result::Result<Churn, Vec<String>> {
+    /// as a reader finds it, e.g. "pipeline file p.toml: [churn]"). `label_set`: the file
+    /// itself gives `label` (else it is the default).
+    pub fn check(self, at: &str, label_set: bool) -> std::result::Result<Churn, Vec<String>> {
         let mut problems = Vec::new();
         if self.horizon_days < 1 || self.step_days < 1 {
             problems.push(format!("{at} horizon_days and step_days must be at least 1"));
@@ -110,6 +116,8 @@ impl ChurnSpec {
             enabled: self.enabled,
             horizon_days: self.horizon_days,
             label: self.label,
+            label_set,
+            label_note: None,
             snapshots: self.snapshots,
             step_days: self.step_days,
             min_positives: self.min_positives,
@@ -127,6 +135,21 @@ impl Churn {
         [(RISK_BANDS[0], 0.0), (RISK_BANDS[1], self.risk_bands.medium), (RISK_BANDS[2], self.risk_bands.high)]
     }
 
+    /// Churn becomes "no invoice within the horizon" when the pipeline file leaves `label`
+    /// to the default and `why` (the portfolio has no CRM churn dates) makes the default
+    /// (`crm`) unable to find a single churner. A label the file sets is kept.
+    pub fn fall_back_to_inactivity(&mut self, why: &str) {
+        if self.label_set || self.label.contains(&LabelRule::Inactivity) {
+            return;
+        }
+        self.label = vec![LabelRule::Inactivity];
+        self.label_note = Some(format!(
+            "{why}, so churn means no invoice within horizon_days = {} (label = [\"inactivity\"]); \
+             set [churn] label to choose",
+            self.horizon_days
+        ));
+    }
+
     /// The band of a churn risk.
     pub fn band(&self, risk: f64) -> &'static str {
         self.bands().iter().rev().find(|(_, from)| risk >= *from).map_or(RISK_BANDS[0], |(name, _)| name)
@@ -141,10 +164,30 @@ mod tests {
     fn bands_start_at_their_thresholds() {
         let spec: ChurnSpec =
             toml::from_str::<toml::Table>(crate::config::DEFAULTS).unwrap()["churn"].clone().try_into().unwrap();
-        let churn = spec.check("[churn]").unwrap();
+        let churn = spec.check("[churn]", false).unwrap();
         assert_eq!(churn.band(0.0), "low");
         assert_eq!(churn.band(0.15), "medium");
         assert_eq!(churn.band(0.349), "medium");
         assert_eq!(churn.band(0.35), "high");
+    }
+
+    fn defaults(label_set: bool) -> Churn {
+        let spec: ChurnSpec =
+            toml::from_str::<toml::Table>(crate::config::DEFAULTS).unwrap()["churn"].clone().try_into().unwrap();
+        spec.check("[churn]", label_set).unwrap()
+    }
+
+    #[test]
+    fn only_a_default_label_falls_back_to_inactivity() {
+        let mut default = defaults(false);
+        default.fall_back_to_inactivity("no CRM churn dates");
+        assert_eq!(default.label, vec![LabelRule::Inactivity]);
+        let note = default.label_note.unwrap();
+        assert!(note.starts_with("no CRM churn dates, so churn means no invoice within horizon_days = 90"), "{note}");
+
+        let mut chosen = defaults(true);
+        chosen.fall_back_to_inactivity("no CRM churn dates");
+        assert_eq!(chosen.label, vec![LabelRule::Crm]);
+        assert_eq!(chosen.label_note, None);
     }
 }

@@ -251,6 +251,7 @@ impl Pipeline {
         }
         let mut user = user;
         let user_tests = user.remove("tests");
+        let label_set = user.get("churn").and_then(|c| c.get("label")).is_some();
         let mut merged: toml::Table = toml::from_str(DEFAULTS).expect("built-in defaults are valid TOML");
         let tests = data_tests::tests(merged.remove("tests"), user_tests, file).unwrap_or_else(|mut found| {
             problems.append(&mut found);
@@ -348,7 +349,14 @@ impl Pipeline {
             _ => None,
         };
         let churn = churn.and_then(|c| {
-            c.check(&format!("pipeline file {name}: [churn]")).map_err(|mut found| problems.append(&mut found)).ok()
+            let mut churn = c
+                .check(&format!("pipeline file {name}: [churn]"), label_set)
+                .map_err(|mut found| problems.append(&mut found))
+                .ok()?;
+            if !checked_sources.iter().any(|s| s.name() == "accounts") {
+                churn.fall_back_to_inactivity("the pipeline has no [sources.accounts], so no CRM churn dates");
+            }
+            Some(churn)
         });
         let memory_limit = match run.as_ref().and_then(|r| r.memory_limit.as_ref()) {
             None => DEFAULT_MEMORY_LIMIT,
@@ -618,6 +626,20 @@ mod tests {
         assert_eq!(with_sql.sql, SqlModels::Folder(PathBuf::from("/p/pipelines/../sql")));
         assert_eq!(p.sources[0].delimiter, b',');
         assert_eq!(p.sources[0].encoding, Encoding::Utf8);
+    }
+
+    #[test]
+    fn an_invoice_only_pipeline_learns_churn_from_inactivity_unless_it_says_otherwise() {
+        use churn::LabelRule;
+        let p = parse(MINIMAL).unwrap();
+        assert_eq!(p.churn.label, vec![LabelRule::Inactivity]);
+        assert!(p.churn.label_note.as_deref().unwrap().contains("no [sources.accounts]"));
+        let chosen = parse(&format!("[churn]\nlabel = [\"crm\"]\n{MINIMAL}")).unwrap();
+        assert_eq!(chosen.churn.label, vec![LabelRule::Crm]);
+        assert_eq!(chosen.churn.label_note, None);
+        let accounts = "[sources.accounts]\npath = \"a.csv\"\nformat = \"csv\"\n";
+        let with_crm = parse(&format!("{MINIMAL}\n{accounts}")).unwrap();
+        assert_eq!(with_crm.churn.label, vec![LabelRule::Crm], "the default, with CRM churn dates to read");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, Schema};
 use ndarray::Array2;
 
+use super::btyd;
 use crate::canonical::{CHURNED, RF_SCORE};
 use crate::table::{text_column, Batches, Table};
 
@@ -23,13 +24,21 @@ const AS_OF: &str = "as_of";
 /// The columns of the SQL lane's tables that are keys or outcomes, not features.
 const NOT_FEATURES: [&str; 4] = [ID, AS_OF, CHURNED, RF_SCORE];
 
+/// The feature columns of `schema`, then the features the model lane derives from them
+/// (the BG/NBD ones, when the purchase histories are there), which start out missing.
 fn feature_names(schema: &Schema) -> Vec<String> {
-    schema.fields().iter().map(|f| f.name().clone()).filter(|n| !NOT_FEATURES.contains(&n.as_str())).collect()
+    let mut names: Vec<String> =
+        schema.fields().iter().map(|f| f.name().clone()).filter(|n| !NOT_FEATURES.contains(&n.as_str())).collect();
+    if btyd::HISTORY.iter().all(|h| names.iter().any(|n| n == h)) {
+        names.extend(btyd::FEATURES.iter().map(|f| f.to_string()));
+    }
+    names
 }
 
-/// Copies the feature columns of `batch` into rows `offset..` of `x`.
+/// Copies the feature columns of `batch` into rows `offset..` of `x` (derived ones stay
+/// missing).
 fn fill(x: &mut Array2<f64>, offset: usize, batch: &RecordBatch, names: &[String]) -> Result<()> {
-    for (j, name) in names.iter().enumerate() {
+    for (j, name) in names.iter().enumerate().filter(|(_, n)| !btyd::FEATURES.contains(&n.as_str())) {
         let column = batch.column_by_name(name).with_context(|| format!("no feature column {name}"))?;
         let column = cast(column, &DataType::Float64).with_context(|| format!("feature {name} is not numeric"))?;
         for (i, v) in column.as_primitive::<Float64Type>().iter().enumerate() {

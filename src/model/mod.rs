@@ -7,6 +7,7 @@
 //! the `churn_scores` table (customer_id and [`canonical::CHURN_COLUMNS`]), which the
 //! runner hands on.
 
+pub mod btyd;
 mod dataset;
 pub mod evaluation;
 pub mod logistic;
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical;
 use crate::config::churn::{Churn, LabelRule};
-use crate::manifest::{ChurnReport, Validation};
+use crate::manifest::{ChurnReport, Ranking, Validation};
 use crate::table::{Batches, Table};
 use dataset::Training;
 use logistic::ChurnModel;
@@ -45,6 +46,9 @@ pub struct Artifact {
     pub training_customers: usize,
     pub training_churners: usize,
     pub validation: Option<Validation>,
+    /// The BG/NBD fit behind p_alive and expected_purchases at each snapshot date (α in days).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bg_nbd: BTreeMap<NaiveDate, btyd::BgNbd>,
     pub libraries: BTreeMap<String, String>,
     #[serde(flatten)]
     pub model: ChurnModel,
@@ -71,7 +75,11 @@ pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained>
         (0..cfg.snapshots).map(|k| as_of - Duration::days(cfg.horizon_days + k as i64 * cfg.step_days)).collect();
     report.snapshots = dates.clone();
     let (rows, batches) = history(&dates)?;
-    let set = dataset::training(rows, batches)?;
+    let mut set = dataset::training(rows, batches)?;
+    let bg_nbd = btyd::derive(&mut set.x, &set.names, &set.dates, cfg.horizon_days as f64)
+        .into_iter()
+        .filter_map(|(day, fit)| Some((canonical::from_epoch_days(day), fit?)))
+        .collect();
     let churners = set.churned.iter().filter(|c| **c).count();
     report.training_customers = set.churned.len();
     report.training_churners = churners;
@@ -107,11 +115,15 @@ pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained>
         training_customers: set.churned.len(),
         training_churners: churners,
         validation,
+        bg_nbd,
         libraries: libraries(),
         model,
     };
     Ok(Trained { artifact: Some(artifact), report })
 }
+
+/// The feature holding days since the last invoice.
+const RECENCY: &str = "recency_days";
 
 /// Trains on every snapshot but the newest (`test`) and tests on the newest; None when
 /// either side lacks churners or stayers. The rows are newest first, so both sides are
@@ -136,10 +148,17 @@ fn validate(set: &Training, test: NaiveDate, cfg: &Churn) -> Result<Option<Valid
     }
     let overall = train_y.iter().filter(|c| **c).count() as f64 / train_y.len() as f64;
     let baseline: Vec<f64> = set.rf[..split].iter().map(|s| by_rf.get(s).map_or(overall, |(c, n)| c / n)).collect();
+    // Recency alone, the score every churn model must beat; never invoiced ranks stalest.
+    let recency = set.names.iter().position(|n| n == RECENCY).map(|j| {
+        let days: Vec<f64> =
+            set.x.slice(s![..split, j]).iter().map(|d| if d.is_nan() { f64::INFINITY } else { *d }).collect();
+        Ranking { roc_auc: evaluation::roc_auc(&days, test_y), pr_auc: evaluation::average_precision(&days, test_y) }
+    });
     Ok(Some(Validation {
         test_snapshot: test,
         model: evaluation::evaluate(&predicted, test_y),
         baseline: evaluation::evaluate(&baseline, test_y),
+        recency,
     }))
 }
 
@@ -172,7 +191,9 @@ pub const SCORES: &str = "churn_scores";
 /// `churn_scores` table, one row per customer, with churn_risk, risk_band and
 /// top_risk_drivers.
 pub fn score(model: &ChurnModel, cfg: &Churn, current: &Table) -> Result<Table> {
-    let features = dataset::features(current)?;
+    let mut features = dataset::features(current)?;
+    let one_date = vec![0; features.customers.len()];
+    btyd::derive(&mut features.x, &features.names, &one_date, cfg.horizon_days as f64);
     if features.names != model.features {
         bail!(
             "the churn model expects the features {:?} but sql/{FEATURES}.sql now gives {:?}; retrain it (set [churn] retrain = \"always\")",
@@ -222,8 +243,8 @@ pub const METRICS: &str = "model_metrics";
 
 /// The `model_metrics` table: validation figures of the model and the baseline, their
 /// calibration tables (metric = "calibration", one row per bin), then their ROC curves
-/// (metric = "roc_point", bin numbering the points from (0, 0), with fpr and tpr). Empty
-/// without validation.
+/// (metric = "roc_point", bin numbering the points from (0, 0), with fpr and tpr), then
+/// recency's roc_auc and pr_auc (scorer = "recency"). Empty without validation.
 pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Result<Table> {
     let mut rows = Vec::new();
     if let Some(v) = validation {
@@ -252,6 +273,18 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
                     bin: Some(i as i32),
                     fpr: Some(point.fpr),
                     tpr: Some(point.tpr),
+                    ..MetricRow::default()
+                });
+            }
+        }
+        if let Some(r) = &v.recency {
+            let customers = Some(v.model.customers as i64);
+            for (metric, value) in [("roc_auc", r.roc_auc), ("pr_auc", r.pr_auc)] {
+                rows.push(MetricRow {
+                    scorer: "recency",
+                    metric,
+                    value: Some(value),
+                    customers,
                     ..MetricRow::default()
                 });
             }

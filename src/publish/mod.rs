@@ -23,7 +23,7 @@ use crate::table::{TableKind, TableSink, Written};
 
 pub use drafts::Drafts;
 pub use staging::{recover, Staging};
-pub use writer::{open_batches, read_table, schema, temporary};
+pub use writer::{open_batches, read_table, schema, temporary, values_in};
 
 /// Writes `bytes` to `path` via a temporary file and a rename: the file is whole or absent.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

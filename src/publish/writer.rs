@@ -16,7 +16,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::Date32Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
@@ -175,6 +175,24 @@ pub fn open_batches(path: &Path) -> Result<(usize, Batches<'static>)> {
     let name = path.display().to_string();
     let batches = reader.build()?.map(move |b| b.with_context(|| format!("reading {name}")));
     Ok((rows, Box::new(batches)))
+}
+
+/// How many rows of a Parquet file hold a value in `column` (0 when it has no such column),
+/// reading that column alone.
+pub fn values_in(path: &Path, column: &str) -> Result<u64> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+    let Ok(index) = reader.schema().index_of(column) else {
+        return Ok(0);
+    };
+    let only = ProjectionMask::roots(reader.parquet_schema(), [index]);
+    let mut values = 0;
+    for batch in reader.with_projection(only).build()? {
+        let batch = batch.with_context(|| format!("reading {}", path.display()))?;
+        values += (batch.num_rows() - batch.column(0).null_count()) as u64;
+    }
+    Ok(values)
 }
 
 /// Reads a whole Parquet file into memory (a table small enough to hold: features, scores).
