@@ -610,23 +610,7 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
         false => None,
     };
     publish::recover(&out)?;
-    let as_of = match as_of {
-        Some(date) => date,
-        None => newest_ingest(pipeline, &out)?,
-    };
-    let mut bronze = BTreeMap::new();
-    for source in &pipeline.sources {
-        let file = out.bronze_file(source.name(), as_of);
-        if !file.exists() {
-            bail!(
-                "source {} was not ingested as of {as_of} ({} is missing): run `vitals run {} --as-of {as_of}` first",
-                source.name(),
-                file.display(),
-                pipeline.file.display()
-            );
-        }
-        bronze.insert(source.name().to_string(), file);
-    }
+    let (as_of, bronze) = ingested(pipeline, &out, as_of)?;
     let previous = previous_health(&out, as_of);
     let ingest_run = run_id(&out, as_of).unwrap_or_default();
     let (saved, unsaved) = match saved_facts(&out, as_of, &ingest_run) {
@@ -655,6 +639,85 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
     let mut reran = scored.before.reran;
     reran.extend(scored.after.reran);
     Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64(), reused, reran, unsaved, data_tests })
+}
+
+/// The ingest a re-score reads: as of `as_of` (default: the newest), with each source's
+/// bronze file.
+fn ingested(
+    pipeline: &Pipeline,
+    out: &OutputLayout,
+    as_of: Option<NaiveDate>,
+) -> Result<(NaiveDate, BTreeMap<String, PathBuf>)> {
+    let as_of = match as_of {
+        Some(date) => date,
+        None => newest_ingest(pipeline, out)?,
+    };
+    let mut bronze = BTreeMap::new();
+    for source in &pipeline.sources {
+        let file = out.bronze_file(source.name(), as_of);
+        if !file.exists() {
+            bail!(
+                "source {} was not ingested as of {as_of} ({} is missing): run `vitals run {} --as-of {as_of}` first",
+                source.name(),
+                file.display(),
+                pipeline.file.display()
+            );
+        }
+        bronze.insert(source.name().to_string(), file);
+    }
+    Ok((as_of, bronze))
+}
+
+/// What `vitals calibrate` found.
+pub struct Calibrated {
+    pub as_of: NaiveDate,
+    pub snapshots: Vec<NaiveDate>,
+    pub horizon_days: i64,
+    /// Why the churn label is what it is, when vitals chose it.
+    pub label_note: Option<String>,
+    pub calibration: model::calibration::Calibration,
+}
+
+/// Checks the health score against what happened: customer_health as of each of the churn
+/// model's snapshot dates (over the ingest as of `as_of`, default the newest), and whether
+/// each customer churned in the horizon after it. Writes nothing but work files, removed
+/// when it ends.
+pub fn calibrate(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Result<Calibrated> {
+    let out = OutputLayout::new(out);
+    if !out.root().exists() {
+        bail!(
+            "{} holds no run to calibrate on: run `vitals run {}` first",
+            out.root().display(),
+            pipeline.file.display()
+        );
+    }
+    let _lock = lock::acquire(&out, &format!("vitals calibrate {}", pipeline.file.display()))?;
+    publish::recover(&out)?;
+    let (as_of, bronze) = ingested(pipeline, &out, as_of)?;
+    let inputs = Inputs { bronze, ..Inputs::default() };
+    let fallen_back = label_fallback(pipeline, &inputs)?;
+    let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
+    let snapshots = model::snapshot_dates(&pipeline.churn, as_of);
+    let drafts = Drafts::new(&out, as_of)?;
+    let engine = engine(pipeline, &drafts)?;
+    let labels = transform::training(&engine, pipeline, &inputs.bronze, &snapshots, &drafts)?;
+    let healths = transform::health_history(&engine, pipeline, &inputs.bronze, &snapshots, &drafts)?;
+    let mut health: Vec<Batches> = Vec::new();
+    for table in &healths {
+        health.push(publish::open_batches(&table.path)?.1);
+    }
+    let calibration = model::calibration::calibrate_tables(
+        &pipeline.scoring.dimension_weights,
+        publish::open_batches(&labels.path)?.1,
+        Box::new(health.into_iter().flatten()),
+    )?;
+    Ok(Calibrated {
+        as_of,
+        snapshots,
+        horizon_days: pipeline.churn.horizon_days,
+        label_note: pipeline.churn.label_note.clone(),
+        calibration,
+    })
 }
 
 /// The start time of the committed run as of `date`, which identifies it.

@@ -350,3 +350,46 @@ fn bg_nbd_fits_the_published_cdnow_parameters() {
     let first = BgNbd::expected_purchases(&fit, histories[0], 39.0);
     assert!((first - 1.226).abs() < 1e-3, "{first}");
 }
+
+/// `vitals calibrate` on the sample: the ROC AUC of health_score and of each dimension on
+/// the snapshot dates, weights that sum to 1 as a snippet the pipeline file accepts, and
+/// nothing under the output folder changed.
+#[test]
+fn calibrate_reports_the_health_scores_auc_and_weights_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    vitals(&["run", "pipelines/sample.toml"], &out);
+    // The lock file says who holds the folder last; nothing else may change.
+    let lock = [out.join(".vitals.lock")];
+    let before = files_under(&out, &lock);
+    let printed = stdout(&vitals_out(&["calibrate", "pipelines/sample.toml"], &out));
+    let after = files_under(&out, &lock);
+    assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>(), "calibrate added or removed files");
+    assert!(after == before, "calibrate changed a file of the output folder");
+
+    let row = |name: &str| -> Vec<String> {
+        let line = printed.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).unwrap_or_else(|| {
+            panic!("no {name} row in:\n{printed}");
+        });
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    let auc: f64 = row("health_score")[2].parse().unwrap();
+    assert!(auc > 0.55 && auc < 1.0, "the sample's health score ranks churners: {auc}");
+    for dimension in vitals::canonical::DIMENSIONS {
+        assert_eq!(row(dimension).len(), 5, "{dimension}: customers, ROC AUC, weight now, suggested");
+    }
+    let snippet: String =
+        printed.lines().skip_while(|l| !l.starts_with("[health.weights]")).map(|l| format!("{l}\n")).collect();
+    let weights: Vec<f64> = snippet.lines().skip(1).map(|l| l.split(" = ").nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(weights.len(), 5, "{snippet}");
+    assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-9 && weights.iter().all(|w| *w >= 0.0), "{weights:?}");
+
+    // Pasted over the file's own weights, the snippet makes a pipeline that checks.
+    let pipeline = sample_pipeline(dir.path(), |text| {
+        let start = text.find("[health.weights]").unwrap();
+        let end = start + text[start..].find("\n\n").unwrap();
+        format!("{}{snippet}{}", &text[..start], &text[end..])
+    });
+    let checked = common::vitals().args(["check", "--quiet", pipeline.to_str().unwrap()]).output().unwrap();
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+}

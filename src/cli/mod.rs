@@ -1,6 +1,7 @@
 //! The `vitals` command line (clap): parses arguments, sets up logging, and hands each
 //! command to the library. Errors are printed for people, with their chain of causes.
 
+mod calibrate;
 mod diff;
 mod history;
 mod init;
@@ -94,6 +95,21 @@ pub enum Command {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
         /// Re-score this ingested date; defaults to the newest.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Output directory; defaults to [run] out in the pipeline file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Does the health score predict churn? Its ROC AUC and each dimension's on the churn
+    /// model's snapshot dates, and dimension weights fitted on churn, as a TOML snippet.
+    ///
+    /// Reads the last ingest (like `score`), scores each snapshot date as a run on it would,
+    /// and compares with who churned within [churn] horizon_days after it. Changes nothing.
+    Calibrate {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Calibrate on this ingested date; defaults to the newest.
         #[arg(long)]
         as_of: Option<NaiveDate>,
         /// Output directory; defaults to [run] out in the pipeline file.
@@ -493,6 +509,7 @@ fn execute(cli: Cli) -> Result<()> {
             run_pipeline(&pipeline, as_of, out, ModelChoice::File(model), cli.quiet)
         }
         Command::Score { pipeline, as_of, out } => score(&pipeline, as_of, out, cli.quiet),
+        Command::Calibrate { pipeline, as_of, out } => calibrate::run(&pipeline, as_of, out),
         Command::Prune { pipeline, dry_run, out } => prune(&pipeline, dry_run, out),
         Command::Diff { pipeline, against, as_of, limit, out } => {
             diff_against(&pipeline, &against, as_of, limit, out, cli.quiet)

@@ -12,6 +12,8 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use super::simplex::minimize;
+
 /// The churn_features columns a history is read from: x, t_x and T, in days.
 pub const HISTORY: [&str; 3] = ["repeat_purchases", "purchase_span_days", "customer_age_days"];
 /// The features derived from the fit: P(alive) and E[purchases in the horizon].
@@ -106,18 +108,14 @@ impl BgNbd {
             h.age /= scale;
         }
         sample.sort_by(|p, q| p.repeat.total_cmp(&q.repeat));
-        let objective = |theta: &[f64; 4]| {
+        let objective = |theta: &[f64]| {
             if theta.iter().any(|t| t.abs() > LOG_BOUND) {
                 return f64::INFINITY;
             }
             let p = BgNbd { r: theta[0].exp(), alpha: theta[1].exp(), a: theta[2].exp(), b: theta[3].exp() };
             -p.log_likelihood(&sample)
         };
-        let mut best = [0.0; 4];
-        // Nelder–Mead restarted from its own answer: a restart undoes a collapsed simplex.
-        for _ in 0..RESTARTS {
-            best = nelder_mead(&objective, best);
-        }
+        let best = minimize(&objective, &[0.0; 4]);
         let p = BgNbd { r: best[0].exp(), alpha: best[1].exp() * scale, a: best[2].exp(), b: best[3].exp() };
         let finite = [p.r, p.alpha, p.a, p.b].iter().all(|v| v.is_finite() && *v > 0.0);
         finite.then_some(p)
@@ -180,7 +178,6 @@ impl BgNbd {
 
 /// Log-parameters beyond this are taken as a failed search (e^20 ≈ 5·10⁸).
 const LOG_BOUND: f64 = 20.0;
-const RESTARTS: usize = 3;
 
 fn log_add_exp(p: f64, q: f64) -> f64 {
     let top = p.max(q);
@@ -206,57 +203,6 @@ fn hypergeometric(a: f64, b: f64, c: f64, z: f64) -> f64 {
         }
     }
     sum
-}
-
-/// Minimizes `f` from `start` by the Nelder–Mead simplex method (standard coefficients),
-/// until the simplex's values agree to 1e-12 or after 5,000 iterations.
-fn nelder_mead(f: &dyn Fn(&[f64; 4]) -> f64, start: [f64; 4]) -> [f64; 4] {
-    const N: usize = 4;
-    let mut simplex: Vec<([f64; 4], f64)> = (0..=N)
-        .map(|i| {
-            let mut p = start;
-            if i > 0 {
-                p[i - 1] += 0.5;
-            }
-            (p, f(&p))
-        })
-        .collect();
-    let towards = |from: &[f64; 4], to: &[f64; 4], by: f64| -> [f64; 4] {
-        std::array::from_fn(|k| from[k] + by * (to[k] - from[k]))
-    };
-    for _ in 0..5_000 {
-        simplex.sort_by(|p, q| p.1.total_cmp(&q.1));
-        let (best, worst) = (simplex[0].1, simplex[N].1);
-        if (worst - best).abs() <= 1e-12 * (1.0 + best.abs()) {
-            break;
-        }
-        let centroid: [f64; 4] =
-            std::array::from_fn(|k| simplex[..N].iter().map(|(p, _)| p[k]).sum::<f64>() / N as f64);
-        let reflected = towards(&centroid, &simplex[N].0, -1.0);
-        let fr = f(&reflected);
-        if fr < best {
-            let expanded = towards(&centroid, &simplex[N].0, -2.0);
-            let fe = f(&expanded);
-            simplex[N] = if fe < fr { (expanded, fe) } else { (reflected, fr) };
-        } else if fr < simplex[N - 1].1 {
-            simplex[N] = (reflected, fr);
-        } else {
-            let contracted =
-                if fr < worst { towards(&centroid, &reflected, 0.5) } else { towards(&centroid, &simplex[N].0, 0.5) };
-            let fc = f(&contracted);
-            if fc < fr.min(worst) {
-                simplex[N] = (contracted, fc);
-            } else {
-                let lowest = simplex[0].0;
-                for vertex in simplex.iter_mut().skip(1) {
-                    vertex.0 = towards(&lowest, &vertex.0, 0.5);
-                    vertex.1 = f(&vertex.0);
-                }
-            }
-        }
-    }
-    simplex.sort_by(|p, q| p.1.total_cmp(&q.1));
-    simplex[0].0
 }
 
 #[cfg(test)]

@@ -8,9 +8,11 @@
 //! runner hands on.
 
 pub mod btyd;
+pub mod calibration;
 mod dataset;
 pub mod evaluation;
 pub mod logistic;
+mod simplex;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,14 +67,19 @@ pub struct Trained {
 /// every customer not yet lost at each date, newest date first — with their count.
 pub type History<'a> = &'a (dyn Fn(&[NaiveDate]) -> Result<(usize, Batches<'a>)> + Sync);
 
+/// The training dates of a model as of `as_of`, newest first: as_of − horizon, then a step
+/// further back each, so every snapshot's outcome was known on `as_of`.
+pub fn snapshot_dates(cfg: &Churn, as_of: NaiveDate) -> Vec<NaiveDate> {
+    (0..cfg.snapshots).map(|k| as_of - Duration::days(cfg.horizon_days + k as i64 * cfg.step_days)).collect()
+}
+
 /// Trains the churn model as of `as_of` on the snapshots `history` gives: features as of
 /// each snapshot date for customers not yet lost, labelled by what happened in the horizon
 /// after it.
 pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained> {
     let started = Instant::now();
     let mut report = ChurnReport::new("trained", cfg);
-    let dates: Vec<NaiveDate> =
-        (0..cfg.snapshots).map(|k| as_of - Duration::days(cfg.horizon_days + k as i64 * cfg.step_days)).collect();
+    let dates = snapshot_dates(cfg, as_of);
     report.snapshots = dates.clone();
     let (rows, batches) = history(&dates)?;
     let mut set = dataset::training(rows, batches)?;

@@ -267,6 +267,31 @@ pub fn training(
     })
 }
 
+/// customer_health as of each of `dates`, as a run on that date would score it (the
+/// sources' point-in-time views, no previous run), written through `sink` as work tables:
+/// the health scores `vitals calibrate` checks against what happened after each date.
+pub fn health_history(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    bronze: &BTreeMap<String, PathBuf>,
+    dates: &[NaiveDate],
+    sink: &dyn TableSink,
+) -> Result<Vec<Written>> {
+    let inputs = Inputs { bronze: bronze.clone(), ..Inputs::default() };
+    let mut healths = Vec::new();
+    for date in dates {
+        let table = engine.block_on(async {
+            let (ctx, _) = session(engine, pipeline, &[*date], &inputs).await?;
+            let needed = needed(pipeline, models::load(&pipeline.sql)?, &[HEALTH])?;
+            let prefix = format!("calibrate_{date}_");
+            let (tables, _) = execute(&ctx, needed, &|_| TableKind::Work, sink, &prefix, None).await?;
+            tables.into_iter().find(|t| t.name == format!("{prefix}{HEALTH}")).context("customer_health ran")
+        })?;
+        healths.push(table);
+    }
+    Ok(healths)
+}
+
 /// A session with the sources as of `dates`, the previous run and the rules registered;
 /// with the rules tables.
 async fn session(
