@@ -24,11 +24,11 @@ scikit-learn's C = 1 / l2); the intercept corrected by −ln(churner rate / stay
 validation fit (every snapshot but the newest, tested on the newest) and the final fit run
 side by side, one per core. Differences: repeated churners are a sample_weight, not copied
 rows (the same objective, fewer rows to multiply); the fit is scikit-learn's lbfgs with
-tol = 1e-5 on the mean gradient and max_iter = 500 (linfa: its L-BFGS with a gradient
-tolerance of 1e-5 per row, 500 iterations); the sample of a class past the row budget is
+tol = 1e-4 on the mean gradient and max_iter = 500 (linfa: its L-BFGS with a gradient
+tolerance of 1e-4 per row, 500 iterations); the sample of a class past the row budget is
 drawn by NumPy, not ChaCha8, so it is another sample of the same size. The BG/NBD features
 (p_alive, expected_purchases in the horizon) come from the `lifetimes` package's
-BetaGeoFitter, fitted per date on every k-th history up to 20,000 as vitals does
+BetaGeoFitter, fitted per date on every k-th history up to 5,000 as vitals does
 (src/model/btyd.rs), one date per core.
 """
 
@@ -47,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from lifetimes import BetaGeoFitter
+from lifetimes.utils import ConvergenceError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from sklearn.preprocessing import StandardScaler
@@ -121,7 +122,7 @@ def fit(features: list[str], x: np.ndarray, y: np.ndarray, l2: float, max_rows: 
     model = Model(features, scaler, None, 0.0, churner_rate, stayer_rate)
     rows = np.concatenate([stayer_rows, churner_rows])
     weights = np.concatenate([np.full(len(stayer_rows), stayer_weight), np.full(len(churner_rows), churner_weight)])
-    regression = LogisticRegression(C=1.0 / l2 if l2 > 0 else np.inf, tol=1e-5, max_iter=500)
+    regression = LogisticRegression(C=1.0 / l2 if l2 > 0 else np.inf, tol=1e-4, max_iter=500)
     regression.fit(model.standardize(x[rows]), y[rows], sample_weight=weights)
     model.coefficients = regression.coef_[0].copy()
     # Churners at rate c and stayers at rate s multiply the odds of churn by c / s: undo it.
@@ -181,9 +182,9 @@ def metrics_table(as_of, validation: dict | None) -> pa.Table:
     return pa.table({f.name: pa.array(columns[f.name], f.type) for f in schema})
 
 
-HISTORY = ("repeat_purchases", "purchase_span_days", "customer_age_days")
+HISTORY = ("repeat_purchases", "purchase_span_days", "recency_days")
 BTYD = ("p_alive", "expected_purchases")
-BTYD_FIT_ROWS = 20_000
+BTYD_FIT_ROWS = 5_000
 
 
 def btyd(x: np.ndarray, names: list[str], dates: np.ndarray, horizon: float) -> np.ndarray:
@@ -193,12 +194,17 @@ def btyd(x: np.ndarray, names: list[str], dates: np.ndarray, horizon: float) -> 
 
     def one(day):
         rows = np.flatnonzero((dates == day) & np.isfinite(x[:, columns]).all(axis=1))
-        h = pd.DataFrame(np.maximum(x[rows][:, columns], 0.0), columns=["x", "t_x", "T"])
-        h["T"] = np.maximum(h["T"], h["t_x"])
+        h = pd.DataFrame(np.maximum(x[rows][:, columns], 0.0), columns=["x", "t_x", "recency"])
+        h["T"] = h["t_x"] + h["recency"]
         sample = h.iloc[::max(-(-len(h) // BTYD_FIT_ROWS), 1)]
         if not (sample["x"] > 0).any():
             return
-        fitter = BetaGeoFitter().fit(sample["x"], sample["t_x"], sample["T"])
+        try:
+            fitter = BetaGeoFitter().fit(sample["x"], sample["t_x"], sample["T"])
+        except ConvergenceError:
+            # Where the likelihood peaks at a bound (no one drops out), scipy reports failure;
+            # vitals' bounded simplex stops at the bound. A small penalty is the usual fix.
+            fitter = BetaGeoFitter(penalizer_coef=0.001).fit(sample["x"], sample["t_x"], sample["T"])
         extra[rows, 0] = np.asarray(fitter.conditional_probability_alive(h["x"], h["t_x"], h["T"])).ravel()
         extra[rows, 1] = np.asarray(fitter.conditional_expected_number_of_purchases_up_to_time(
             horizon, h["x"], h["t_x"], h["T"]))

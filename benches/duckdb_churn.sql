@@ -244,7 +244,6 @@ SELECT
     CAST(f.as_of - COALESCE(f.signup_date, f.first_invoice_date) AS DOUBLE) AS tenure_days,
     CAST(i.invoices_to_date - 1 AS DOUBLE) AS repeat_purchases,
     CAST(i.last_invoice_date - i.first_invoice_date AS DOUBLE) AS purchase_span_days,
-    CAST(f.as_of - i.first_invoice_date AS DOUBLE) AS customer_age_days,
     CAST(i.last_invoice_date - i.first_invoice_date AS DOUBLE) / NULLIF(i.invoices_to_date - 1, 0) AS mean_gap_days,
     LN(1 + f.recency_days * CAST(i.invoices_to_date - 1 AS DOUBLE)
                / NULLIF(i.last_invoice_date - i.first_invoice_date, 0)) AS log_recency_over_gap,

@@ -752,10 +752,13 @@ UNION ALL SELECT customer_id, 'touch_frequency', COALESCE(recent_touches, 0) FRO
 UNION ALL SELECT customer_id, 'response_hours', response_hours FROM known WHERE response_hours IS NOT NULL
 UNION ALL SELECT customer_id, 'decision_maker_reach', executive_share FROM known WHERE executive_share IS NOT NULL
 UNION ALL SELECT customer_id, 'days_since_last_touch', as_of - last_activity_date FROM known WHERE last_activity_date IS NOT NULL
-UNION ALL SELECT customer_id, 'nps', nps FROM survey_facts WHERE nps IS NOT NULL
-UNION ALL SELECT customer_id, 'csat', csat FROM survey_facts WHERE csat IS NOT NULL
+UNION ALL SELECT customer_id, 'nps', nps FROM survey_facts
+          WHERE nps IS NOT NULL AND customer_id IN (SELECT customer_id FROM customer_features)
+UNION ALL SELECT customer_id, 'csat', csat FROM survey_facts
+          WHERE csat IS NOT NULL AND customer_id IN (SELECT customer_id FROM customer_features)
 UNION ALL SELECT customer_id, 'complaint_balance', COALESCE(balance, 0) FROM known
 UNION ALL SELECT customer_id, 'relationship_level', relationship_level FROM relationship
+          WHERE customer_id IN (SELECT customer_id FROM customer_features)
 UNION ALL SELECT customer_id, 'overdue_ratio', overdue_ratio FROM invoice_facts WHERE overdue_ratio IS NOT NULL
 UNION ALL SELECT customer_id, 'avg_days_late', avg_days_late FROM invoice_facts WHERE avg_days_late IS NOT NULL
 UNION ALL SELECT customer_id, 'open_severe_tickets', COALESCE(open_severe, 0) FROM known;

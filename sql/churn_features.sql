@@ -37,9 +37,10 @@ m AS (
     GROUP BY as_of, customer_id
 ),
 -- Each customer's own rhythm: purchases after the first (repeat), the days from the first
--- to the last (span) and from the first to as_of (age). The model lane also fits the
--- BG/NBD buy-till-you-die model on these three and adds P(alive) and the purchases
--- expected in the horizon as features (src/model/btyd.rs).
+-- to the last (span) and from the first to as_of (age: span + recency, so not a feature
+-- of its own, which would make three exactly collinear). The model lane also fits the
+-- BG/NBD buy-till-you-die model on repeat, span and recency and adds P(alive) and the
+-- purchases expected in the horizon as features (src/model/btyd.rs).
 rhythm AS (
     SELECT
         as_of,
@@ -76,7 +77,6 @@ SELECT
     CAST(CAST(f.as_of AS INT) - CAST(COALESCE(f.signup_date, f.first_invoice_date) AS INT) AS DOUBLE) AS tenure_days,
     r.repeat_purchases,
     r.purchase_span_days,
-    r.customer_age_days,
     -- The days between purchases, on average; the silence since the last one in those
     -- units (60 days is alarming for a weekly buyer and normal for a quarterly one).
     r.purchase_span_days / NULLIF(r.repeat_purchases, 0) AS mean_gap_days,

@@ -27,9 +27,7 @@ ruled AS (
         CASE WHEN r.higher_is_better THEN v.value ELSE -v.value END AS goodness
     FROM metric_values AS v
     JOIN metric_rules AS r ON r.metric = v.metric
-    -- Customers of the portfolio only, as customer_health has them: a survey answer or a
-    -- touch from an id no account and no invoice knows is no customer to score or rank.
-    WHERE v.value IS NOT NULL AND v.customer_id IN (SELECT customer_id FROM customer_features)
+    WHERE v.value IS NOT NULL
 ),
 -- Both scales carry the customer's row along, so the scores need no join back to it.
 percentile AS (

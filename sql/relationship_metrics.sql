@@ -3,7 +3,9 @@
 -- scale. Each assessed dimension counts with its latest level; customers never assessed
 -- have no row.
 --   relationship_level  average of the latest level of each assessed dimension
--- A fact model: keyed by as_of and customer_id (see customer_features.sql).
+-- A fact model: keyed by as_of and customer_id (see customer_features.sql), of the
+-- portfolio's customers only: an assessment of an id no account and no invoice knows
+-- scores no one.
 WITH latest AS (
     SELECT
         as_of,
@@ -15,6 +17,7 @@ WITH latest AS (
     FROM relationship_assessments
 )
 SELECT customer_id, as_of, 'relationship_level' AS metric, CAST(AVG(level) AS DOUBLE) AS value
-FROM latest
-WHERE recency_rank = 1
+FROM latest AS l
+WHERE l.recency_rank = 1
+  AND EXISTS (SELECT 1 FROM customer_features AS f WHERE f.as_of = l.as_of AND f.customer_id = l.customer_id)
 GROUP BY as_of, customer_id

@@ -6,7 +6,8 @@
 --   complaint_balance  praise minus complaints among the window's tickets (every customer
 --                      when the pipeline has a tickets source)
 -- A fact model: keyed by as_of and customer_id, answers from the period's facts
--- (customer_period.sql).
+-- (customer_period.sql), of the portfolio's customers only (customer_features): an answer
+-- from an id no account and no invoice knows scores no one, nor moves others' percentiles.
 WITH ticket_balance AS (
     SELECT
         t.as_of,
@@ -22,11 +23,17 @@ ticketed AS (
     FROM customer_features AS f
     JOIN sources AS s ON s.source = 'tickets' AND s.present
     LEFT JOIN ticket_balance AS b ON b.as_of = f.as_of AND b.customer_id = f.customer_id
+),
+surveyed AS (
+    SELECT c.customer_id, c.as_of, c.nps_answers, c.nps_total, c.csat_answers, c.csat_total
+    FROM customer_period AS c
+    WHERE (c.nps_answers > 0 OR c.csat_answers > 0)
+      AND EXISTS (SELECT 1 FROM customer_features AS f WHERE f.as_of = c.as_of AND f.customer_id = c.customer_id)
 )
 SELECT customer_id, as_of, 'nps' AS metric, CAST(nps_total AS DOUBLE) / CAST(nps_answers AS DOUBLE) AS value
-FROM customer_period WHERE nps_answers > 0
+FROM surveyed WHERE nps_answers > 0
 UNION ALL
 SELECT customer_id, as_of, 'csat', CAST(csat_total AS DOUBLE) / CAST(csat_answers AS DOUBLE)
-FROM customer_period WHERE csat_answers > 0
+FROM surveyed WHERE csat_answers > 0
 UNION ALL
 SELECT customer_id, as_of, 'complaint_balance', CAST(balance AS DOUBLE) FROM ticketed

@@ -224,7 +224,19 @@ fn an_edited_fact_model_or_window_reruns_what_reads_it_and_says_why() {
     let ran = reran(&text);
     assert_eq!(ran[0], ("customer_period".to_string(), "its SQL changed".to_string()), "{text}");
     assert!(ran.iter().any(|(m, why)| m == "customer_features" && why.contains("customer_period")), "{text}");
-    assert!(!ran.iter().any(|(m, _)| m == "relationship_metrics"), "it does not read customer_period: {text}");
+
+    // A model fewer others read: what it does not reach is reused.
+    std::fs::write(sql.join("customer_period.sql"), &period).unwrap();
+    let assessed = std::fs::read_to_string(sql.join("relationship_metrics.sql")).unwrap();
+    std::fs::write(sql.join("relationship_metrics.sql"), format!("{assessed}\n-- edited\n")).unwrap();
+    let text = stdout(&vitals(&["score", edited.to_str().unwrap()], out.path()));
+    let ran = reran(&text);
+    assert_eq!(ran[0], ("relationship_metrics".to_string(), "its SQL changed".to_string()), "{text}");
+    assert!(ran.iter().any(|(m, why)| m == "customer_metrics" && why.contains("relationship_metrics")), "{text}");
+    for untouched in ["customer_period", "customer_features", "engagement_metrics", "value_metrics"] {
+        assert!(!ran.iter().any(|(m, _)| m == untouched), "{untouched} does not read relationship_metrics: {text}");
+    }
+    std::fs::write(sql.join("relationship_metrics.sql"), &assessed).unwrap();
 
     let window = sample_pipeline(dir.path(), |t| t.replace("window_days = 365", "window_days = 180"));
     let text = stdout(&vitals(&["score", window.to_str().unwrap()], out.path()));

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::simplex::minimize;
 
-/// The churn_features columns a history is read from: x, t_x and T, in days.
-pub const HISTORY: [&str; 3] = ["repeat_purchases", "purchase_span_days", "customer_age_days"];
+/// The churn_features columns a history is read from: x, t_x and the days since the last
+/// purchase (T = t_x + those days).
+pub const HISTORY: [&str; 3] = ["repeat_purchases", "purchase_span_days", "recency_days"];
 /// The features derived from the fit: P(alive) and E[purchases in the horizon].
 pub const FEATURES: [&str; 2] = ["p_alive", "expected_purchases"];
 
@@ -35,7 +36,7 @@ pub fn derive(x: &mut Array2<f64>, names: &[String], dates: &[i32], horizon_days
         (v.len() == 3 && v.iter().all(|v| v.is_finite())).then(|| Purchases {
             repeat: v[0].max(0.0),
             span: v[1].max(0.0),
-            age: v[2].max(v[1]).max(0.0),
+            age: v[1].max(0.0) + v[2].max(0.0),
         })
     };
     let mut runs: Vec<(i32, std::ops::Range<usize>)> = Vec::new();
@@ -86,8 +87,9 @@ pub struct BgNbd {
 }
 
 /// Histories the fit reads at most: the parameters describe the whole portfolio, and an
-/// even sample of this many pins them down to the third digit.
-pub const FIT_ROWS: usize = 20_000;
+/// even sample of this many pins them down to a few per cent (the fit's cost grows with
+/// the rows; the features are computed for every customer).
+pub const FIT_ROWS: usize = 5_000;
 
 impl BgNbd {
     /// The maximum-likelihood parameters for `histories` (every k-th one past
@@ -176,8 +178,9 @@ impl BgNbd {
     }
 }
 
-/// Log-parameters beyond this are taken as a failed search (e^20 ≈ 5·10⁸).
-const LOG_BOUND: f64 = 20.0;
+/// Log-parameters beyond this are out of bounds (e^12 ≈ 160,000): where the likelihood
+/// peaks at a bound (no customer drops out: a → 0, b → ∞) the search stops there.
+const LOG_BOUND: f64 = 12.0;
 
 fn log_add_exp(p: f64, q: f64) -> f64 {
     let top = p.max(q);

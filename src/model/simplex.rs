@@ -3,7 +3,7 @@
 
 /// Minimizes `f` from `start`: Nelder–Mead with the standard coefficients, restarted twice
 /// from its own answer (a restart undoes a collapsed simplex). Each round stops when the
-/// simplex's values agree to 1e-12 or after 5,000 iterations. Deterministic.
+/// simplex's values agree to 1e-10 or after 2,000 iterations. Deterministic.
 pub fn minimize(f: &dyn Fn(&[f64]) -> f64, start: &[f64]) -> Vec<f64> {
     let mut best = start.to_vec();
     for _ in 0..3 {
@@ -27,10 +27,10 @@ fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, start: &[f64]) -> Vec<f64> {
     let towards = |from: &[f64], to: &[f64], by: f64| -> Vec<f64> {
         from.iter().zip(to).map(|(a, b)| a + by * (b - a)).collect()
     };
-    for _ in 0..5_000 {
+    for _ in 0..2_000 {
         simplex.sort_by(|p, q| p.1.total_cmp(&q.1));
         let (best, worst) = (simplex[0].1, simplex[n].1);
-        if (worst - best).abs() <= 1e-12 * (1.0 + best.abs()) {
+        if (worst - best).abs() <= 1e-10 * (1.0 + best.abs()) {
             break;
         }
         let centroid: Vec<f64> =
