@@ -221,6 +221,10 @@ pub struct ChurnReport {
     #[serde(default)]
     pub seconds_fitting: f64,
     pub seconds_scoring: f64,
+    /// Population stability index of each feature, training rows against the customers
+    /// scored (over 0.25 with a reused model: a warning).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drift: BTreeMap<String, f64>,
 }
 
 impl ChurnReport {
@@ -240,6 +244,7 @@ impl ChurnReport {
             seconds_training: 0.0,
             seconds_fitting: 0.0,
             seconds_scoring: 0.0,
+            drift: BTreeMap::new(),
         }
     }
 }

@@ -249,7 +249,7 @@ fn score(
             report.training_churners = saved.training_churners;
             report.validation = saved.validation.clone();
             report.seconds_training = started.elapsed().as_secs_f64();
-            (report, None, Some((saved.model, digest)))
+            (report, None, Some((saved, digest)))
         }
         ChurnPlan::Train => {
             // The training pass holds every snapshot date's rows at once: past a share of the
@@ -271,8 +271,8 @@ fn score(
             match trained.artifact {
                 Some(artifact) => {
                     let digest = transform::digest_of_bytes(&model::to_json(&artifact)?);
-                    let model = artifact.model.clone();
-                    (trained.report, Some(artifact), Some((model, digest)))
+                    let scoring = artifact.clone();
+                    (trained.report, Some(artifact), Some((scoring, digest)))
                 }
                 None => {
                     tracing::warn!(
@@ -284,6 +284,20 @@ fn score(
             }
         }
     };
+    // The customers to score, read once: for the drift now, for the scores if the second
+    // pass cannot reuse saved ones.
+    let to_score = match &scorer {
+        Some((scoring, _)) => {
+            let file = before.table(model::FEATURES).context("the SQL lane wrote no churn_features")?;
+            let current = model::to_score(cfg, &publish::read_table(model::FEATURES, &file.path)?)?;
+            churn.drift = model::drift(scoring, &current);
+            for warning in drift_warnings(&churn) {
+                tracing::warn!("{warning}");
+            }
+            Some(current)
+        }
+        None => None,
+    };
     stage_seconds.insert("model".to_string(), started.elapsed().as_secs_f64());
     let mut peak_memory_mib = BTreeMap::new();
     peak_memory_mib.extend(peak_memory().map(|m| ("model".to_string(), m)));
@@ -294,10 +308,7 @@ fn score(
     let compute = || -> Result<Table> {
         let scoring = Instant::now();
         let scores = match &scorer {
-            Some((model, _)) => {
-                let file = before.table(model::FEATURES).context("the SQL lane wrote no churn_features")?;
-                model::score(model, cfg, &publish::read_table(model::FEATURES, &file.path)?)?
-            }
+            Some((scoring, _)) => model::score(&scoring.model, cfg, to_score.as_ref().context("features to score")?)?,
             None => model::no_scores(),
         };
         scoring_seconds.set(scoring.elapsed().as_secs_f64());
@@ -330,6 +341,30 @@ fn score(
     churn.seconds_scoring = scoring_seconds.get();
     peak_memory_mib.extend(peak_memory().map(|m| ("transform".to_string(), m)));
     Ok(Scored { before, after, churn, artifact, stage_seconds, peak_memory_mib })
+}
+
+/// A warning naming the features whose customers moved away from the training rows of a
+/// reused model. A model trained by the run itself is not warned about: it learned from
+/// the newest history there is, and features that grow with a customer's age (tenure,
+/// purchase span) always drift from a year of snapshots; its drift is in the manifest.
+fn drift_warnings(churn: &ChurnReport) -> Vec<String> {
+    if churn.status != "reused" {
+        return Vec::new();
+    }
+    let shifted: Vec<String> = churn
+        .drift
+        .iter()
+        .filter(|(_, psi)| **psi > model::drift::SHIFTED)
+        .map(|(feature, psi)| format!("{feature} (PSI {psi:.2})"))
+        .collect();
+    if shifted.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "the customers scored have moved away from the churn model's training rows on {}: \
+         its risks may be stale; retrain it (a run with [churn] retrain = \"always\") and compare",
+        shifted.join(", ")
+    )]
 }
 
 /// The pipeline with the churn label this ingest allows, when it differs: a default `crm`
@@ -504,6 +539,7 @@ fn publish_run(
         tracing::warn!("{warning}");
     }
     warnings.extend(failed_warn_tests);
+    warnings.extend(drift_warnings(&scored.churn));
     let tested = staging.write(&transform::data_tests::table(as_of, &data_tests)?, TableKind::Published)?;
     tables.insert(tested.name.clone(), report(&tested));
     staged_files.push((tested.name, tested.path));

@@ -393,3 +393,29 @@ fn calibrate_reports_the_health_scores_auc_and_weights_and_changes_nothing() {
     let checked = common::vitals().args(["check", "--quiet", pipeline.to_str().unwrap()]).output().unwrap();
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
 }
+
+/// Each run measures how far the customers scored are from the model's training rows
+/// (PSI per feature); a reused model whose features moved is a warning, in the manifest
+/// and on stderr.
+#[test]
+fn a_reused_model_warns_when_the_customers_moved_from_its_training_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trained_out, reused_out) = (dir.path().join("trained"), dir.path().join("reused"));
+    let trained = vitals(&["run", "pipelines/sample.toml"], &trained_out);
+    let model = OutputLayout::new(&trained_out).model_file(day("2026-06-30"));
+    let artifact: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    let features = artifact["features"].as_array().unwrap();
+    assert_eq!(trained.churn.drift.len(), features.len(), "a PSI for every feature");
+    assert!(trained.churn.drift.values().all(|psi| psi.is_finite() && *psi >= 0.0));
+    assert!(trained.warnings.iter().all(|w| !w.contains("PSI")), "a model the run trained is not warned about");
+
+    let output = vitals_out(&["predict", "pipelines/sample.toml", "--model", model.to_str().unwrap()], &reused_out);
+    let reused = manifest(&reused_out, "2026-06-30");
+    assert_eq!(reused.churn.drift, trained.churn.drift, "the same model over the same customers");
+    // The sample's customers age: a year of snapshots ago their purchase spans were shorter.
+    let span = reused.churn.drift["purchase_span_days"];
+    assert!(span > 0.25, "purchase_span_days PSI {span}");
+    let warning = reused.warnings.iter().find(|w| w.contains("PSI")).expect("a drift warning");
+    assert!(warning.contains("purchase_span_days (PSI") && warning.contains("retrain"), "{warning}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("purchase_span_days (PSI"));
+}

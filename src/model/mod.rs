@@ -10,6 +10,7 @@
 pub mod btyd;
 pub mod calibration;
 mod dataset;
+pub mod drift;
 pub mod evaluation;
 pub mod logistic;
 mod simplex;
@@ -51,6 +52,9 @@ pub struct Artifact {
     /// The BG/NBD fit behind p_alive and expected_purchases at each snapshot date (α in days).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bg_nbd: BTreeMap<NaiveDate, btyd::BgNbd>,
+    /// Each feature's training distribution, to measure drift against (see [`drift`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_bins: Vec<drift::FeatureBins>,
     pub libraries: BTreeMap<String, String>,
     #[serde(flatten)]
     pub model: ChurnModel,
@@ -123,6 +127,7 @@ pub fn train(cfg: &Churn, as_of: NaiveDate, history: History) -> Result<Trained>
         training_churners: churners,
         validation,
         bg_nbd,
+        feature_bins: drift::bins(set.x.view()),
         libraries: libraries(),
         model,
     };
@@ -194,13 +199,21 @@ pub fn load(path: &Path) -> Result<Artifact> {
 /// The table of churn scores the runner adds to customer_health.
 pub const SCORES: &str = "churn_scores";
 
-/// Scores the customers of `current` (the run's churn_features) with `model`: the
-/// `churn_scores` table, one row per customer, with churn_risk, risk_band and
-/// top_risk_drivers.
-pub fn score(model: &ChurnModel, cfg: &Churn, current: &Table) -> Result<Table> {
+/// The customers a run scores, as the model reads them: the run's churn_features with the
+/// features the lane derives (one BG/NBD fit on the run date's histories).
+pub struct ToScore(dataset::Features);
+
+pub fn to_score(cfg: &Churn, current: &Table) -> Result<ToScore> {
     let mut features = dataset::features(current)?;
     let one_date = vec![0; features.customers.len()];
     btyd::derive(&mut features.x, &features.names, &one_date, cfg.horizon_days as f64);
+    Ok(ToScore(features))
+}
+
+/// Scores the customers `current` with `model`: the `churn_scores` table, one row per
+/// customer, with churn_risk, risk_band and top_risk_drivers.
+pub fn score(model: &ChurnModel, cfg: &Churn, current: &ToScore) -> Result<Table> {
+    let features = &current.0;
     if features.names != model.features {
         bail!(
             "the churn model expects the features {:?} but sql/{FEATURES}.sql now gives {:?}; retrain it (set [churn] retrain = \"always\")",
@@ -211,13 +224,25 @@ pub fn score(model: &ChurnModel, cfg: &Churn, current: &Table) -> Result<Table> 
     let (risk, drivers) = model.explain(features.x.view());
     let bands: Vec<&str> = risk.iter().map(|r| cfg.band(*r)).collect();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(features.customers)),
+        Arc::new(StringArray::from_iter_values(&features.customers)),
         Arc::new(Float64Array::from(risk)),
         Arc::new(StringArray::from(bands)),
         Arc::new(StringArray::from(drivers)),
     ];
     let batch = RecordBatch::try_new(scores_schema(), columns)?;
     Ok(Table { name: SCORES.into(), schema: batch.schema(), batches: vec![batch] })
+}
+
+/// The PSI of each feature between the training rows of `artifact` and the customers
+/// `current`; empty for a model saved without its training distributions, or whose
+/// features differ (scoring refuses it).
+pub fn drift(artifact: &Artifact, current: &ToScore) -> BTreeMap<String, f64> {
+    let features = &current.0;
+    if artifact.feature_bins.len() != features.names.len() || features.names != artifact.model.features {
+        return BTreeMap::new();
+    }
+    let psi = drift::psi(&artifact.feature_bins, features.x.view());
+    features.names.iter().cloned().zip(psi).collect()
 }
 
 /// No churn scores: customer_health's churn columns are then null.
