@@ -284,20 +284,6 @@ fn score(
             }
         }
     };
-    // The customers to score, read once: for the drift now, for the scores if the second
-    // pass cannot reuse saved ones.
-    let to_score = match &scorer {
-        Some((scoring, _)) => {
-            let file = before.table(model::FEATURES).context("the SQL lane wrote no churn_features")?;
-            let current = model::to_score(cfg, &publish::read_table(model::FEATURES, &file.path)?)?;
-            churn.drift = model::drift(scoring, &current);
-            for warning in drift_warnings(&churn) {
-                tracing::warn!("{warning}");
-            }
-            Some(current)
-        }
-        None => None,
-    };
     stage_seconds.insert("model".to_string(), started.elapsed().as_secs_f64());
     let mut peak_memory_mib = BTreeMap::new();
     peak_memory_mib.extend(peak_memory().map(|m| ("model".to_string(), m)));
@@ -305,10 +291,18 @@ fn score(
     bar.set_message("transform: alerts");
     let started = Instant::now();
     let scoring_seconds = std::cell::Cell::new(0.0);
+    let drift = std::cell::RefCell::new(BTreeMap::new());
+    // Only when no saved scores of this model over the same features can be reused: a
+    // re-score with unchanged rules reads no features (and a run always scores).
     let compute = || -> Result<Table> {
         let scoring = Instant::now();
         let scores = match &scorer {
-            Some((scoring, _)) => model::score(&scoring.model, cfg, to_score.as_ref().context("features to score")?)?,
+            Some((scoring, _)) => {
+                let file = before.table(model::FEATURES).context("the SQL lane wrote no churn_features")?;
+                let current = model::to_score(cfg, &publish::read_table(model::FEATURES, &file.path)?)?;
+                drift.replace(model::drift(scoring, &current));
+                model::score(&scoring.model, cfg, &current)?
+            }
             None => model::no_scores(),
         };
         scoring_seconds.set(scoring.elapsed().as_secs_f64());
@@ -339,6 +333,7 @@ fn score(
     transform_seconds += started.elapsed().as_secs_f64();
     stage_seconds.insert("transform".to_string(), transform_seconds);
     churn.seconds_scoring = scoring_seconds.get();
+    churn.drift = drift.take();
     peak_memory_mib.extend(peak_memory().map(|m| ("transform".to_string(), m)));
     Ok(Scored { before, after, churn, artifact, stage_seconds, peak_memory_mib })
 }
@@ -539,7 +534,11 @@ fn publish_run(
         tracing::warn!("{warning}");
     }
     warnings.extend(failed_warn_tests);
-    warnings.extend(drift_warnings(&scored.churn));
+    let drifted = drift_warnings(&scored.churn);
+    for warning in &drifted {
+        tracing::warn!("{warning}");
+    }
+    warnings.extend(drifted);
     let tested = staging.write(&transform::data_tests::table(as_of, &data_tests)?, TableKind::Published)?;
     tables.insert(tested.name.clone(), report(&tested));
     staged_files.push((tested.name, tested.path));

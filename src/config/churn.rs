@@ -162,9 +162,7 @@ mod tests {
 
     #[test]
     fn bands_start_at_their_thresholds() {
-        let spec: ChurnSpec =
-            toml::from_str::<toml::Table>(crate::config::DEFAULTS).unwrap()["churn"].clone().try_into().unwrap();
-        let churn = spec.check("[churn]", false).unwrap();
+        let churn = defaults(false);
         assert_eq!(churn.band(0.0), "low");
         assert_eq!(churn.band(0.15), "medium");
         assert_eq!(churn.band(0.349), "medium");

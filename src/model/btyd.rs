@@ -30,13 +30,15 @@ pub fn derive(x: &mut Array2<f64>, names: &[String], dates: &[i32], horizon_days
     let (Some(alive), Some(expected)) = (column(FEATURES[0]), column(FEATURES[1])) else {
         return Vec::new();
     };
-    let inputs: Vec<usize> = HISTORY.iter().filter_map(|h| column(h)).collect();
+    let (Some(repeat), Some(span), Some(recency)) = (column(HISTORY[0]), column(HISTORY[1]), column(HISTORY[2])) else {
+        return Vec::new();
+    };
     let history = |i: usize| {
-        let v: Vec<f64> = inputs.iter().map(|&j| x[[i, j]]).collect();
-        (v.len() == 3 && v.iter().all(|v| v.is_finite())).then(|| Purchases {
-            repeat: v[0].max(0.0),
-            span: v[1].max(0.0),
-            age: v[1].max(0.0) + v[2].max(0.0),
+        let [x, t_x, silent] = [x[[i, repeat]], x[[i, span]], x[[i, recency]]];
+        (x.is_finite() && t_x.is_finite() && silent.is_finite()).then(|| Purchases {
+            repeat: x.max(0.0),
+            span: t_x.max(0.0),
+            age: t_x.max(0.0) + silent.max(0.0),
         })
     };
     let mut runs: Vec<(i32, std::ops::Range<usize>)> = Vec::new();
