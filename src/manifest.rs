@@ -225,6 +225,23 @@ pub struct ChurnReport {
     /// scored (over 0.25 with a reused model: a warning).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub drift: BTreeMap<String, f64>,
+    /// The churn risks published a horizon or more ago, checked against what happened since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realized: Option<Realized>,
+}
+
+/// How the churn risks of an earlier run came true: its customers whose outcome over the
+/// horizon after its date is now known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Realized {
+    /// The as_of of the run that published the risks.
+    pub predicted_as_of: NaiveDate,
+    /// The ROC AUC that run's model showed in its validation, if it had one, and its
+    /// standard error.
+    pub validation_roc_auc: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_roc_auc_standard_error: Option<f64>,
+    pub evaluation: Evaluation,
 }
 
 impl ChurnReport {
@@ -245,6 +262,7 @@ impl ChurnReport {
             seconds_fitting: 0.0,
             seconds_scoring: 0.0,
             drift: BTreeMap::new(),
+            realized: None,
         }
     }
 }
@@ -275,6 +293,10 @@ pub struct Evaluation {
     pub customers: usize,
     pub churned: usize,
     pub roc_auc: f64,
+    /// How far chance alone moves roc_auc on another sample of this size (DeLong); absent
+    /// in evaluations saved before vitals 0.7 and without two churners and two stayers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roc_auc_standard_error: Option<f64>,
     /// Average precision: the area under the precision–recall curve.
     pub pr_auc: f64,
     pub brier: f64,

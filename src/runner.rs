@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Local, NaiveDate};
+use chrono::{DateTime, Duration, Local, NaiveDate};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::canonical::{self, HEALTH};
@@ -21,7 +21,7 @@ use crate::config::Pipeline;
 use crate::contract;
 use crate::ingest;
 use crate::layout::OutputLayout;
-use crate::manifest::{ChurnReport, DataTestResult, Manifest, SavedFacts, ScoringReport, TableReport};
+use crate::manifest::{ChurnReport, DataTestResult, Manifest, Realized, SavedFacts, ScoringReport, TableReport};
 use crate::model::{self, Artifact};
 use crate::publish::{self, lock, Drafts, Staging};
 use crate::table::{text_column, Batches, Table, TableKind, TableSink, Written};
@@ -186,6 +186,8 @@ struct Scored {
     churn: ChurnReport,
     /// A model trained by this scoring, to publish.
     artifact: Option<Artifact>,
+    /// The training rows it was trained on: each pass's dates and work file.
+    training: Vec<(Vec<NaiveDate>, PathBuf)>,
     stage_seconds: BTreeMap<String, f64>,
     peak_memory_mib: BTreeMap<String, f64>,
 }
@@ -237,6 +239,7 @@ fn score(
     let started = Instant::now();
     // The model that scores the run, and its digest: the scores are computed in the second
     // pass, unless a run saved the very scores of this model over the same features.
+    let training = std::sync::Mutex::new(Vec::new());
     let (mut churn, artifact, scorer) = match plan {
         ChurnPlan::Off => (ChurnReport::new("disabled", cfg), None, None),
         ChurnPlan::Saved(path) => {
@@ -262,6 +265,7 @@ fn score(
                 for group in dates.chunks(dates_per_pass) {
                     let rows = transform::training(engine, pipeline, &inputs.bronze, group, sink)?;
                     parts.push(publish::open_batches(&rows.path)?);
+                    training.lock().expect("no training pass panicked").push((group.to_vec(), rows.path));
                 }
                 let rows = parts.iter().map(|(n, _)| n).sum();
                 let batches: Batches = Box::new(parts.into_iter().flat_map(|(_, b)| b));
@@ -335,31 +339,105 @@ fn score(
     churn.seconds_scoring = scoring_seconds.get();
     churn.drift = drift.take();
     peak_memory_mib.extend(peak_memory().map(|m| ("transform".to_string(), m)));
-    Ok(Scored { before, after, churn, artifact, stage_seconds, peak_memory_mib })
+    let training = training.into_inner().expect("no training pass panicked");
+    Ok(Scored { before, after, churn, artifact, training, stage_seconds, peak_memory_mib })
 }
 
-/// A warning naming the features whose customers moved away from the training rows of a
-/// reused model. A model trained by the run itself is not warned about: it learned from
-/// the newest history there is, and features that grow with a customer's age (tenure,
-/// purchase span) always drift from a year of snapshots; its drift is in the manifest.
-fn drift_warnings(churn: &ChurnReport) -> Vec<String> {
-    if churn.status != "reused" {
-        return Vec::new();
+/// Past this shortfall of the realized ROC AUC below the one the model's validation
+/// showed, and past two standard errors of the difference (chance alone moves either AUC
+/// by 0.05 when there are a few dozen churners), its risks did not come true as promised:
+/// a warning.
+const REALIZED_SHORTFALL: f64 = 0.05;
+
+/// Warnings that the churn model has gone stale: its risks published a horizon ago ranked
+/// the churners since well below its validation, or (for a reused model) the customers
+/// scored moved away from its training rows. A model trained by the run itself is not
+/// warned about drift: it learned from the newest history there is, and features that
+/// grow with a customer's age (tenure, purchase span) always drift from a year of
+/// snapshots; its drift is in the manifest and model_metrics.
+fn model_warnings(churn: &ChurnReport) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(r) = &churn.realized {
+        let e = &r.evaluation;
+        // The two AUCs are of different snapshots: their errors add.
+        let squared = |se: Option<f64>| se.unwrap_or(0.0).powi(2);
+        let chance = 2.0 * (squared(e.roc_auc_standard_error) + squared(r.validation_roc_auc_standard_error)).sqrt();
+        let far_below = |promised: &f64| e.roc_auc < promised - REALIZED_SHORTFALL.max(chance);
+        if let Some(promised) = r.validation_roc_auc.filter(far_below) {
+            warnings.push(format!(
+                "the churn risks published on {} ranked the {} of their {} customers who churned since at ROC AUC \
+                 {:.3}, {:.3} below the {promised:.3} their model's validation showed (chance explains up to {:.3}): \
+                 the model may be stale; retrain it (a run with [churn] retrain = \"always\") or look at what \
+                 changed in the portfolio",
+                r.predicted_as_of,
+                e.churned,
+                e.customers,
+                e.roc_auc,
+                promised - e.roc_auc,
+                REALIZED_SHORTFALL.max(chance)
+            ));
+        }
     }
     let shifted: Vec<String> = churn
         .drift
         .iter()
-        .filter(|(_, psi)| **psi > model::drift::SHIFTED)
+        .filter(|(_, psi)| churn.status == "reused" && **psi > model::drift::SHIFTED)
         .map(|(feature, psi)| format!("{feature} (PSI {psi:.2})"))
         .collect();
-    if shifted.is_empty() {
-        return Vec::new();
+    if !shifted.is_empty() {
+        warnings.push(format!(
+            "the customers scored have moved away from the churn model's training rows on {}: \
+             its risks may be stale; retrain it (a run with [churn] retrain = \"always\") and compare",
+            shifted.join(", ")
+        ));
     }
-    vec![format!(
-        "the customers scored have moved away from the churn model's training rows on {}: \
-         its risks may be stale; retrain it (a run with [churn] retrain = \"always\") and compare",
-        shifted.join(", ")
-    )]
+    warnings
+}
+
+/// The churn risks the newest committed run on or before `as_of` − horizon published,
+/// checked against what happened in the horizon after its date. The outcomes come from the
+/// training rows when a training pass computed that date, else from churn_labels for it
+/// alone. None when churn is off, no such run published risks, or its customers hold no
+/// churner or no stayer.
+fn realized(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    out: &OutputLayout,
+    as_of: NaiveDate,
+    inputs: &Inputs,
+    training: &[(Vec<NaiveDate>, PathBuf)],
+    sink: &dyn TableSink,
+) -> Result<Option<Realized>> {
+    let fallen_back = label_fallback(pipeline, inputs)?;
+    let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
+    if !pipeline.churn.enabled {
+        return Ok(None);
+    }
+    let due = as_of - Duration::days(pipeline.churn.horizon_days);
+    let mut published = out.partitions(HEALTH).into_iter().rev().filter(|d| *d <= due);
+    let scored = |d: &NaiveDate| {
+        let file = out.table_file(HEALTH, *d);
+        publish::snapshot::readable(&file) && publish::values_in(&file, "churn_risk").is_ok_and(|n| n > 0)
+    };
+    let Some(predicted_as_of) = published.find(scored) else {
+        return Ok(None);
+    };
+    let outcomes = match training.iter().find(|(dates, _)| dates.contains(&predicted_as_of)) {
+        Some((_, file)) => file.clone(),
+        None => transform::outcomes(engine, pipeline, &inputs.bronze, predicted_as_of, sink)?.path,
+    };
+    let predictions = out.table_file(HEALTH, predicted_as_of);
+    let joined = transform::realized(engine, &predictions, &outcomes, predicted_as_of)?;
+    let Some(evaluation) = model::realized(&joined)? else {
+        return Ok(None);
+    };
+    let validated = Manifest::read(&out.manifest_file(predicted_as_of)).ok().and_then(|m| m.churn.validation);
+    Ok(Some(Realized {
+        predicted_as_of,
+        validation_roc_auc: validated.as_ref().map(|v| v.model.roc_auc),
+        validation_roc_auc_standard_error: validated.and_then(|v| v.model.roc_auc_standard_error),
+        evaluation,
+    }))
 }
 
 /// The pipeline with the churn label this ingest allows, when it differs: a default `crm`
@@ -497,7 +575,11 @@ fn publish_run(
         saved: None,
     };
     let plan = ChurnPlan::of(pipeline, &settings.model, out, as_of, true);
-    let scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
+    let mut scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
+    bar.set_message("model: checking earlier churn risks against what happened");
+    let started = Instant::now();
+    scored.churn.realized = realized(&engine, pipeline, out, as_of, &inputs, &scored.training, &staging)?;
+    *scored.stage_seconds.entry("model".to_string()).or_default() += started.elapsed().as_secs_f64();
     let mut facts = SavedFacts { run: inputs.ingest_run.clone(), models: scored.before.facts.clone() };
     facts.models.extend(scored.after.facts.clone());
     staging.write_file(
@@ -516,7 +598,8 @@ fn publish_run(
         staged_files.push((table.name.clone(), table.path.clone()));
     }
     let validation = scored.artifact.as_ref().and_then(|a| a.validation.as_ref());
-    let metrics = staging.write(&model::metrics_table(as_of, validation)?, TableKind::Published)?;
+    let metrics = model::metrics_table(as_of, validation, scored.churn.realized.as_ref(), &scored.churn.drift)?;
+    let metrics = staging.write(&metrics, TableKind::Published)?;
     tables.insert(metrics.name.clone(), report(&metrics));
     let rejects = publish::gather(&staging, REJECTS, &ingested.rejects)?;
     tables.insert(rejects.name.clone(), report(&rejects));
@@ -534,11 +617,11 @@ fn publish_run(
         tracing::warn!("{warning}");
     }
     warnings.extend(failed_warn_tests);
-    let drifted = drift_warnings(&scored.churn);
-    for warning in &drifted {
+    let stale = model_warnings(&scored.churn);
+    for warning in &stale {
         tracing::warn!("{warning}");
     }
-    warnings.extend(drifted);
+    warnings.extend(stale);
     let tested = staging.write(&transform::data_tests::table(as_of, &data_tests)?, TableKind::Published)?;
     tables.insert(tested.name.clone(), report(&tested));
     staged_files.push((tested.name, tested.path));

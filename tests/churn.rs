@@ -91,8 +91,14 @@ fn the_sample_model_trains_beats_the_baseline_and_reloads_identically() {
     }
     let metrics = read_table(a.path(), "model_metrics", "2026-06-30");
     let kinds = strings(&metrics, "metric");
-    let roc_points = kinds.iter().filter(|m| m.as_deref() == Some("roc_point")).count();
-    assert_eq!(metrics.height() - roc_points, 2 * (4 + 10) + 2, "model and baseline, then recency's two AUCs");
+    let count = |metric: &str| kinds.iter().filter(|m| m.as_deref() == Some(metric)).count();
+    let (roc_points, psi) = (count("roc_point"), count("psi"));
+    assert_eq!(psi, churn.drift.len(), "a drift row for every feature");
+    assert_eq!(
+        metrics.height() - roc_points - psi,
+        2 * (4 + 10) + 2,
+        "model and baseline, then recency's two AUCs (no run published risks a horizon ago)"
+    );
     let recency = validation.recency.expect("recency alone is ranked too");
     assert!(
         validation.model.roc_auc > recency.roc_auc,
@@ -418,4 +424,91 @@ fn a_reused_model_warns_when_the_customers_moved_from_its_training_rows() {
     let warning = reused.warnings.iter().find(|w| w.contains("PSI")).expect("a drift warning");
     assert!(warning.contains("purchase_span_days (PSI") && warning.contains("retrain"), "{warning}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("purchase_span_days (PSI"));
+}
+
+/// Each run checks the churn risks published a horizon ago against what happened since:
+/// the figures are those of the published risks against the CRM churn dates after their
+/// date, whether the outcomes come from the training pass or (a reused model) a pass of
+/// their own; risks that no longer rank the churners are a warning.
+#[test]
+fn risks_published_a_horizon_ago_are_checked_against_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (predicted, now) = ("2026-04-01", "2026-06-30");
+    let earlier = vitals(&["run", "pipelines/sample.toml", "--as-of", predicted], &out);
+    assert_eq!(earlier.churn.realized, None, "no run published risks a horizon before it");
+    let trained = vitals(&["run", "pipelines/sample.toml"], &out);
+    let realized = trained.churn.realized.clone().expect("the risks of 2026-04-01 checked");
+    assert_eq!(realized.predicted_as_of, day(predicted));
+    assert_eq!(realized.validation_roc_auc, Some(earlier.churn.validation.unwrap().model.roc_auc));
+
+    // The same figures from the published files: risks of 2026-04-01, churn dates ingested now.
+    let health = read_table(&out, "customer_health", predicted);
+    let risks: Vec<(String, f64)> = strings(&health, "customer_id")
+        .into_iter()
+        .zip(health.column("churn_risk").unwrap().f64().unwrap().iter())
+        .filter_map(|(id, risk)| Some((id?, risk?)))
+        .collect();
+    let accounts = read_table(&out, "bronze/accounts", now);
+    let (since, until) = (day(predicted), day(predicted) + chrono::Duration::days(90));
+    let churned_ids: std::collections::HashSet<String> = strings(&accounts, "customer_id")
+        .into_iter()
+        .zip(strings(&accounts, "churn_date"))
+        .filter_map(|(id, date)| Some((id?, day(&date?))))
+        .filter(|(_, date)| *date > since && *date <= until)
+        .map(|(id, _)| id)
+        .collect();
+    let (churners, stayers): (Vec<_>, Vec<_>) = risks.iter().partition(|(id, _)| churned_ids.contains(id));
+    let ordered: f64 = churners
+        .iter()
+        .flat_map(|(_, c)| {
+            stayers.iter().map(move |(_, s)| {
+                if c > s {
+                    1.0
+                } else if c == s {
+                    0.5
+                } else {
+                    0.0
+                }
+            })
+        })
+        .sum();
+    let auc = ordered / (churners.len() * stayers.len()) as f64;
+    let e = &realized.evaluation;
+    assert_eq!((e.customers, e.churned), (risks.len(), churners.len()));
+    assert!((e.roc_auc - auc).abs() < 1e-12, "published {} against {auc} from the files", e.roc_auc);
+    assert!(trained.warnings.iter().all(|w| !w.contains("ROC AUC")), "{:?}", trained.warnings);
+
+    let metrics = read_table(&out, "model_metrics", now);
+    let (scorers, kinds) = (strings(&metrics, "scorer"), strings(&metrics, "metric"));
+    let (dates, features) = (strings(&metrics, "predicted_as_of"), strings(&metrics, "feature"));
+    let values: Vec<Option<f64>> = metrics.column("value").unwrap().f64().unwrap().iter().collect();
+    let is = |i: usize, scorer: &str, metric: &str| {
+        scorers[i].as_deref() == Some(scorer) && kinds[i].as_deref() == Some(metric)
+    };
+    let auc_row = (0..metrics.height()).find(|i| is(*i, "realized", "roc_auc")).expect("a realized roc_auc row");
+    assert_eq!((dates[auc_row].as_deref(), values[auc_row]), (Some(predicted), Some(e.roc_auc)));
+    let psi: Vec<usize> = (0..metrics.height()).filter(|i| is(*i, "model", "psi")).collect();
+    assert_eq!(psi.len(), trained.churn.drift.len());
+    for i in psi {
+        assert_eq!(values[i], Some(trained.churn.drift[features[i].as_deref().unwrap()]));
+    }
+
+    // A reused model: no training pass, the outcomes computed for 2026-04-01 alone.
+    let model = dir.path().join("model.json");
+    std::fs::copy(OutputLayout::new(&out).model_file(day(now)), &model).unwrap();
+    let reused = vitals(&["predict", "pipelines/sample.toml", "--model", model.to_str().unwrap()], &out);
+    assert_eq!(reused.churn.status, "reused");
+    assert_eq!(reused.churn.realized, trained.churn.realized);
+
+    // Risks of a model trained for another outcome (inactivity) rank the CRM churners badly.
+    let other = dir.path().join("other");
+    let inactivity = sample_pipeline(dir.path(), |text| text + "\n[churn]\nlabel = [\"inactivity\"]\n");
+    vitals(&["run", inactivity.to_str().unwrap(), "--as-of", predicted], &other);
+    let checked = vitals(&["run", "pipelines/sample.toml"], &other);
+    let realized = checked.churn.realized.unwrap();
+    let promised = realized.validation_roc_auc.unwrap();
+    assert!(realized.evaluation.roc_auc < promised - 0.1, "{} against {promised}", realized.evaluation.roc_auc);
+    let warning = checked.warnings.iter().find(|w| w.contains("ROC AUC")).expect("a warning");
+    assert!(warning.contains("published on 2026-04-01") && warning.contains("retrain"), "{warning}");
 }

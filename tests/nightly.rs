@@ -156,6 +156,38 @@ fn a_rerun_of_the_same_date_publishes_the_same_content() {
     }
 }
 
+/// A column a later version added is there for readers while older partitions lack it
+/// (read as null there): readers merge every partition's schema, not the oldest one's.
+#[test]
+fn readers_see_a_column_that_only_newer_partitions_have() {
+    let out = tempfile::tempdir().unwrap();
+    run_sample(out.path(), "2026-05-31");
+    run_sample(out.path(), "2026-06-30");
+    // The older partition as vitals 0.6 wrote it: no feature column.
+    let older = read_table(out.path(), "model_metrics", "2026-05-31");
+    let mut older = older.drop("feature").unwrap();
+    let file = OutputLayout::new(out.path()).table_file("model_metrics", day("2026-05-31"));
+    ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut older).unwrap();
+    let newer = strings(&read_table(out.path(), "model_metrics", "2026-06-30"), "feature");
+    let features = newer.iter().flatten().count();
+    assert!(features > 10, "{features} drift rows");
+
+    let sql = "SELECT CAST(as_of AS VARCHAR) AS day, COUNT(feature) AS features, COUNT(*) AS n_rows \
+               FROM model_metrics GROUP BY 1 ORDER BY 1";
+    let counted = stdout(&vitals_out(&["query", "pipelines/sample.toml", sql], out.path()));
+    let lines: Vec<Vec<&str>> = counted
+        .lines()
+        .filter(|l| l.contains("2026-"))
+        .map(|l| l.split('|').map(str::trim).filter(|c| !c.is_empty()).collect())
+        .collect();
+    let (older_rows, newer_rows) = (older.height().to_string(), newer.len().to_string());
+    assert_eq!(
+        lines,
+        vec![vec!["2026-05-31", "0", older_rows.as_str()], vec!["2026-06-30", &features.to_string(), &newer_rows]],
+        "{counted}"
+    );
+}
+
 #[test]
 fn the_same_inputs_give_the_same_bytes_on_any_number_of_partitions() {
     let (dir, pipeline) = generated(400);

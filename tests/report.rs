@@ -63,7 +63,8 @@ document.body.setAttribute('data-check', blank.length ? 'blank ' + blank.map(s =
 fn the_report_of_two_runs_has_every_chart_and_renders_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    run_sample(&out, "2026-05-31");
+    // A horizon (90 days) apart: the second run checks the churn risks of the first.
+    run_sample(&out, "2026-04-01");
     run_sample(&out, "2026-06-30");
 
     let printed = report(&["pipelines/sample.toml"], &out);
@@ -74,7 +75,9 @@ fn the_report_of_two_runs_has_every_chart_and_renders_in_chromium() {
         assert!(html.contains(&format!("<svg id=\"chart-{chart}\"")), "no chart-{chart}");
     }
     assert_self_contained(&html);
-    assert!(html.contains("Compared with the previous run, as of 2026-05-31"));
+    assert!(html.contains("Compared with the previous run, as of 2026-04-01"));
+    assert!(html.contains("<th>Risks of 2026-04-01, what happened</th>"), "no column of the risks checked");
+    assert!(html.contains("how far the customers moved from its training") && html.contains("purchase_span_days"));
 
     // The same published tables give the same bytes.
     let again = dir.path().join("again.html");

@@ -7,8 +7,20 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 /// PSI past this: the feature has moved enough to distrust the model (the usual rule of
-/// thumb: under 0.1 stable, 0.1–0.25 moving, over 0.25 shifted).
+/// thumb: up to 0.1 stable, to 0.25 moving, over 0.25 shifted).
 pub const SHIFTED: f64 = 0.25;
+
+/// PSI past this: the feature is moving.
+const MOVING: f64 = 0.1;
+
+/// What a PSI says, in a word: `stable`, `moving` or `shifted`.
+pub fn reading(psi: f64) -> &'static str {
+    match psi {
+        p if p > SHIFTED => "shifted",
+        p if p > MOVING => "moving",
+        _ => "stable",
+    }
+}
 
 /// Training rows the deciles are taken from at most (every k-th past it).
 const SAMPLE_ROWS: usize = 100_000;

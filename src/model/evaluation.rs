@@ -31,6 +31,7 @@ pub fn evaluate(p: &[f64], y: &[bool]) -> Evaluation {
         customers: n,
         churned,
         roc_auc: roc_auc(p, y),
+        roc_auc_standard_error: Some(roc_auc_standard_error(p, y)).filter(|se| !se.is_nan()),
         pr_auc: average_precision(p, y),
         brier,
         log_loss,
@@ -46,11 +47,10 @@ fn by_score_desc(p: &[f64]) -> Vec<usize> {
     order
 }
 
-/// The probability that a churner is scored above a non-churner (ties count half).
-pub fn roc_auc(p: &[f64], y: &[bool]) -> f64 {
+/// The rank of each of `p` among them, from 1, tied values sharing their mid-rank.
+fn mid_ranks(p: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..p.len()).collect();
     order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
-    // Mid-ranks of tied scores.
     let mut ranks = vec![0.0; p.len()];
     let mut i = 0;
     while i < order.len() {
@@ -64,13 +64,41 @@ pub fn roc_auc(p: &[f64], y: &[bool]) -> f64 {
         }
         i = j + 1;
     }
+    ranks
+}
+
+/// The probability that a churner is scored above a non-churner (ties count half).
+pub fn roc_auc(p: &[f64], y: &[bool]) -> f64 {
     let pos = y.iter().filter(|c| **c).count() as f64;
     let neg = y.len() as f64 - pos;
     if pos == 0.0 || neg == 0.0 {
         return f64::NAN;
     }
-    let rank_sum: f64 = ranks.iter().zip(y).filter(|(_, c)| **c).map(|(r, _)| r).sum();
+    let rank_sum: f64 = mid_ranks(p).iter().zip(y).filter(|(_, c)| **c).map(|(r, _)| r).sum();
     (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+/// The standard error of the ROC AUC of `p` against `y` (DeLong, DeLong & Clarke-Pearson
+/// 1988): how far it may move by chance alone on another sample of that size. NaN
+/// without two churners and two stayers.
+pub fn roc_auc_standard_error(p: &[f64], y: &[bool]) -> f64 {
+    let of = |class: bool| -> Vec<f64> { p.iter().zip(y).filter(|(_, c)| **c == class).map(|(p, _)| *p).collect() };
+    let (churners, stayers) = (of(true), of(false));
+    let (n1, n2) = (churners.len() as f64, stayers.len() as f64);
+    if n1 < 2.0 || n2 < 2.0 {
+        return f64::NAN;
+    }
+    // Each churner's share of stayers scored below it, and each stayer's share of churners
+    // scored above it: its rank among all less its rank in its own class.
+    let all = mid_ranks(p);
+    let rank_of =
+        |class: bool| -> Vec<f64> { all.iter().zip(y).filter(|(_, c)| **c == class).map(|(r, _)| *r).collect() };
+    let below: Vec<f64> = rank_of(true).iter().zip(mid_ranks(&churners)).map(|(all, own)| (all - own) / n2).collect();
+    let above: Vec<f64> =
+        rank_of(false).iter().zip(mid_ranks(&stayers)).map(|(all, own)| 1.0 - (all - own) / n1).collect();
+    let auc = below.iter().sum::<f64>() / n1;
+    let variance = |v: &[f64]| v.iter().map(|x| (x - auc).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0);
+    (variance(&below) / n1 + variance(&above) / n2).sqrt()
 }
 
 /// Average precision: precision at each recall step, a group of tied scores counted as one step.
@@ -158,6 +186,30 @@ mod tests {
         assert_eq!(roc_auc(&[0.5, 0.5, 0.5, 0.5], &y), 0.5);
         // One churner above both, one between: 3 of 4 pairs ordered right.
         assert_eq!(roc_auc(&[0.1, 0.5, 0.3, 0.9], &y), 0.75);
+    }
+
+    #[test]
+    fn the_auc_standard_error_matches_the_spread_of_aucs_over_samples() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // Standard normal scores (Box–Muller), churners shifted up by one.
+        let mut normal = || {
+            let (u, v): (f64, f64) = (rng.random(), rng.random());
+            (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let (churners, stayers) = (40, 400);
+        let y: Vec<bool> = (0..churners + stayers).map(|i| i < churners).collect();
+        let (mut aucs, mut errors) = (Vec::new(), Vec::new());
+        for _ in 0..2000 {
+            let p: Vec<f64> = y.iter().map(|c| normal() + f64::from(u8::from(*c))).collect();
+            aucs.push(roc_auc(&p, &y));
+            errors.push(roc_auc_standard_error(&p, &y));
+        }
+        let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
+        let spread = (aucs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (aucs.len() - 1) as f64).sqrt();
+        let se = errors.iter().sum::<f64>() / errors.len() as f64;
+        assert!((se / spread - 1.0).abs() < 0.05, "standard error {se:.4} against a spread of {spread:.4}");
+        assert!(roc_auc_standard_error(&[0.1, 0.9], &[false, true]).is_nan(), "one of each: no estimate");
     }
 
     #[test]

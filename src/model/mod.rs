@@ -22,14 +22,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::{Duration, NaiveDate};
-use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
 use crate::canonical;
 use crate::config::churn::{Churn, LabelRule};
-use crate::manifest::{ChurnReport, Ranking, Validation};
+use crate::manifest::{ChurnReport, Evaluation, Ranking, Realized, Validation};
 use crate::table::{Batches, Table};
 use dataset::Training;
 use logistic::ChurnModel;
@@ -256,6 +259,21 @@ fn scores_schema() -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
+/// How the churn risks of an earlier run fared: `realized` holds churn_risk and churned of
+/// each customer it scored whose outcome is now known (the SQL lane's join of the two).
+/// None without both a churner and a stayer among them.
+pub fn realized(realized: &Table) -> Result<Option<Evaluation>> {
+    let (mut risk, mut churned) = (Vec::with_capacity(realized.rows()), Vec::with_capacity(realized.rows()));
+    for batch in &realized.batches {
+        let column = |name: &str| batch.column_by_name(name).with_context(|| format!("realized outcomes need {name}"));
+        let p = cast(column("churn_risk")?, &DataType::Float64)?;
+        risk.extend(p.as_primitive::<Float64Type>().iter().map(|p| p.unwrap_or(f64::NAN)));
+        churned.extend(column(canonical::CHURNED)?.as_boolean().iter().map(|c| c.unwrap_or(false)));
+    }
+    let both = churned.iter().any(|c| *c) && churned.iter().any(|c| !*c);
+    Ok(both.then(|| evaluation::evaluate(&risk, &churned)))
+}
+
 /// One row of `model_metrics`; a field a metric does not use is null.
 #[derive(Default)]
 struct MetricRow {
@@ -268,6 +286,43 @@ struct MetricRow {
     observed_rate: Option<f64>,
     fpr: Option<f64>,
     tpr: Option<f64>,
+    predicted_as_of: Option<i32>,
+    feature: Option<String>,
+}
+
+/// The rows of one scorer's evaluation: its summary figures, calibration bins and ROC
+/// points, each stamped with `predicted_as_of` (the realized rows only).
+fn evaluation_rows(scorer: &'static str, e: &Evaluation, predicted_as_of: Option<i32>) -> Vec<MetricRow> {
+    let mut rows = Vec::new();
+    let customers = Some(e.customers as i64);
+    for (metric, value) in [("roc_auc", e.roc_auc), ("pr_auc", e.pr_auc), ("brier", e.brier), ("log_loss", e.log_loss)]
+    {
+        rows.push(MetricRow { scorer, metric, value: Some(value), customers, predicted_as_of, ..MetricRow::default() });
+    }
+    for b in &e.calibration {
+        rows.push(MetricRow {
+            scorer,
+            metric: "calibration",
+            bin: Some(b.bin as i32),
+            customers: Some(b.customers as i64),
+            mean_predicted: Some(b.mean_predicted),
+            observed_rate: Some(b.observed_rate),
+            predicted_as_of,
+            ..MetricRow::default()
+        });
+    }
+    for (i, point) in e.roc.iter().enumerate() {
+        rows.push(MetricRow {
+            scorer,
+            metric: "roc_point",
+            bin: Some(i as i32),
+            fpr: Some(point.fpr),
+            tpr: Some(point.tpr),
+            predicted_as_of,
+            ..MetricRow::default()
+        });
+    }
+    rows
 }
 
 /// The published table of the churn model's validation.
@@ -276,39 +331,20 @@ pub const METRICS: &str = "model_metrics";
 /// The `model_metrics` table: validation figures of the model and the baseline, their
 /// calibration tables (metric = "calibration", one row per bin), then their ROC curves
 /// (metric = "roc_point", bin numbering the points from (0, 0), with fpr and tpr), then
-/// recency's roc_auc and pr_auc (scorer = "recency"). Empty without validation.
-pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Result<Table> {
+/// recency's roc_auc and pr_auc (scorer = "recency") — when the run validated a model;
+/// then the same figures of the risks an earlier run published, against what happened
+/// since (scorer = "realized", with predicted_as_of); then each feature's drift from the
+/// training rows (scorer = "model", metric = "psi", with feature).
+pub fn metrics_table(
+    as_of: NaiveDate,
+    validation: Option<&Validation>,
+    realized: Option<&Realized>,
+    drift: &BTreeMap<String, f64>,
+) -> Result<Table> {
     let mut rows = Vec::new();
     if let Some(v) = validation {
-        for (scorer, e) in [("model", &v.model), ("baseline", &v.baseline)] {
-            let customers = Some(e.customers as i64);
-            for (metric, value) in
-                [("roc_auc", e.roc_auc), ("pr_auc", e.pr_auc), ("brier", e.brier), ("log_loss", e.log_loss)]
-            {
-                rows.push(MetricRow { scorer, metric, value: Some(value), customers, ..MetricRow::default() });
-            }
-            for b in &e.calibration {
-                rows.push(MetricRow {
-                    scorer,
-                    metric: "calibration",
-                    bin: Some(b.bin as i32),
-                    customers: Some(b.customers as i64),
-                    mean_predicted: Some(b.mean_predicted),
-                    observed_rate: Some(b.observed_rate),
-                    ..MetricRow::default()
-                });
-            }
-            for (i, point) in e.roc.iter().enumerate() {
-                rows.push(MetricRow {
-                    scorer,
-                    metric: "roc_point",
-                    bin: Some(i as i32),
-                    fpr: Some(point.fpr),
-                    tpr: Some(point.tpr),
-                    ..MetricRow::default()
-                });
-            }
-        }
+        rows.extend(evaluation_rows("model", &v.model, None));
+        rows.extend(evaluation_rows("baseline", &v.baseline, None));
         if let Some(r) = &v.recency {
             let customers = Some(v.model.customers as i64);
             for (metric, value) in [("roc_auc", r.roc_auc), ("pr_auc", r.pr_auc)] {
@@ -322,6 +358,18 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
             }
         }
     }
+    if let Some(r) = realized {
+        rows.extend(evaluation_rows("realized", &r.evaluation, Some(canonical::epoch_days(r.predicted_as_of))));
+    }
+    for (feature, psi) in drift {
+        rows.push(MetricRow {
+            scorer: "model",
+            metric: "psi",
+            value: Some(*psi),
+            feature: Some(feature.clone()),
+            ..MetricRow::default()
+        });
+    }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Date32Array::from(vec![canonical::epoch_days(as_of); rows.len()])),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.scorer))),
@@ -333,6 +381,8 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
         Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.observed_rate))),
         Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.fpr))),
         Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.tpr))),
+        Arc::new(Date32Array::from_iter(rows.iter().map(|r| r.predicted_as_of))),
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.feature.as_deref()))),
     ];
     let schema = Arc::new(Schema::new(vec![
         Field::new("as_of", DataType::Date32, false),
@@ -345,6 +395,8 @@ pub fn metrics_table(as_of: NaiveDate, validation: Option<&Validation>) -> Resul
         Field::new("observed_rate", DataType::Float64, true),
         Field::new("fpr", DataType::Float64, true),
         Field::new("tpr", DataType::Float64, true),
+        Field::new("predicted_as_of", DataType::Date32, true),
+        Field::new("feature", DataType::Utf8, true),
     ]));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     Ok(Table { name: METRICS.into(), schema, batches: vec![batch] })

@@ -313,9 +313,13 @@ fn severity_colour(severity: &str) -> &'static str {
     }
 }
 
-/// The scorers of the churn validation, model first: name, colour and line style.
-const SCORERS: [(&str, &str, &str, &str); 2] =
-    [("model", "Churn model", MODEL, "curve"), ("baseline", "Baseline R + F", GREY, "curve dashed")];
+/// The scorers of the churn validation, model first, then the risks an earlier run
+/// published against what happened: name, colour and line style.
+const SCORERS: [(&str, &str, &str, &str); 3] = [
+    ("model", "Churn model", MODEL, "curve"),
+    ("baseline", "Baseline R + F", GREY, "curve dashed"),
+    ("realized", "Risks published a horizon ago", AMBER, "curve"),
+];
 
 /// A chart of one rate against another, both from 0 to `reach`, with the diagonal.
 struct Rates<'a> {

@@ -55,7 +55,12 @@ pub struct AlertCount {
     pub alerts: i64,
 }
 
-/// The churn model's validation in this run, or why there is none.
+/// Where the validation of a run that reused a saved model is.
+pub const SAVED_MODEL: &str =
+    "This run scored churn risk with a saved model; its validation is in the report of the run that trained it.";
+
+/// The churn model's validation in this run, the check of the risks an earlier run
+/// published, and its features' drift; or why there is none of these.
 pub enum Churn {
     Validated {
         /// (scorer, metric, value) of the headline metrics.
@@ -64,6 +69,11 @@ pub enum Churn {
         roc: Vec<(String, f64, f64)>,
         /// (scorer, mean predicted, observed rate) per calibration bin, in order.
         calibration: Vec<(String, f64, f64)>,
+        /// The as_of of the run whose risks were checked against what happened (scorer
+        /// `realized`), if any.
+        realized_from: Option<String>,
+        /// (feature, PSI) from the training rows to the customers scored, largest first.
+        drift: Vec<(String, f64)>,
     },
     Absent(String),
 }

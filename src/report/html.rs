@@ -3,8 +3,9 @@
 //! each with a title and a sentence on how to read it.
 
 use super::charts;
-use super::figures::{Churn, Report};
+use super::figures::{Churn, Report, SAVED_MODEL};
 use super::format::{escape, percent, signed, thousands};
+use crate::model::drift;
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -189,10 +190,13 @@ fn movers(r: &Report) -> String {
 /// The churn model's headline figures and its two charts, or why there is no model.
 fn churn(churn: &Churn) -> String {
     let title = "Churn model: how far to trust the churn risk";
-    if let Churn::Absent(reason) = churn {
-        let how = "No churn model was validated for this run, so there are no churn charts.";
-        return figure(title, how, &empty(reason), false);
-    }
+    let (realized_from, drift) = match churn {
+        Churn::Absent(reason) => {
+            let how = "No churn model was validated for this run, so there are no churn charts.";
+            return figure(title, how, &empty(reason), false);
+        }
+        Churn::Validated { realized_from, drift, .. } => (realized_from, drift),
+    };
     let rows = [
         ("roc_auc", "ROC AUC", "How often a customer who churned was ranked riskier than one who stayed: 0.5 is a coin toss, 1 is perfect."),
         ("pr_auc", "PR AUC", "How precise the riskiest picks are; churners are rare, so even good values look low. Higher is better."),
@@ -201,26 +205,40 @@ fn churn(churn: &Churn) -> String {
     ];
     let value =
         |scorer: &str, metric: &str| churn.metric(scorer, metric).map_or("–".to_string(), |v| format!("{v:.3}"));
-    let mut table =
-        String::from("<table><tr><th>Measure</th><th>Model</th><th>Baseline</th><th>How to read it</th></tr>");
+    let realized = realized_from.as_ref().map(|d| format!("Risks of {d}, what happened"));
+    let mut table = String::from("<table><tr><th>Measure</th><th>Model</th><th>Baseline</th>");
+    if let Some(head) = &realized {
+        table += &format!("<th>{}</th>", escape(head));
+    }
+    table += "<th>How to read it</th></tr>";
     for (metric, name, meaning) in rows {
         table += &format!(
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
             escape(name),
             value("model", metric),
-            value("baseline", metric),
-            escape(meaning)
+            value("baseline", metric)
         );
+        if realized.is_some() {
+            table += &format!("<td class=\"num\">{}</td>", value("realized", metric));
+        }
+        table += &format!("<td>{}</td></tr>", escape(meaning));
     }
     table += "</table>";
-    let mut out = figure(
-        title,
-        "The model was tested on the newest past date whose outcome is known, after training only on older \
-         dates, beside a simple baseline (the churn rate of customers with the same R + F score). It is worth \
-         using where it beats the baseline.",
-        &table,
-        false,
-    );
+    let mut how = String::from(match churn.metric("model", "roc_auc") {
+        Some(_) => {
+            "The model was tested on the newest past date whose outcome is known, after training only on older \
+             dates, beside a simple baseline (the churn rate of customers with the same R + F score). It is worth \
+             using where it beats the baseline."
+        }
+        None => SAVED_MODEL,
+    });
+    if let Some(date) = realized_from {
+        how += &format!(
+            " The last column checks the churn risks published on {date} against which of those customers churned \
+             since: far below the model's figures, the model has gone stale."
+        );
+    }
+    let mut out = figure(title, &how, &table, false);
     out += &figure(
         "Churn model: ROC curve",
         "Flagging customers from the riskiest down, the curve shows the share of churners caught (up) against the \
@@ -237,5 +255,29 @@ fn churn(churn: &Churn) -> String {
         &charts::calibration(churn).unwrap_or_else(|| empty("This run published no calibration table.")),
         false,
     );
+    if !drift.is_empty() {
+        out += &figure(
+            "Churn model: how far the customers moved from its training",
+            "For each feature, the population stability index between the customers the model learned on and \
+             those it scored now: up to 0.1 stable, to 0.25 moving, over 0.25 shifted. Features that grow \
+             with a customer's age (tenure, purchase span) move by themselves over the training year; for a \
+             model reused night after night, a shifted feature is the sign to retrain it.",
+            &drift_table(drift),
+            false,
+        );
+    }
     out
+}
+
+/// The features by drift, largest first: PSI and what it means.
+fn drift_table(drift: &[(String, f64)]) -> String {
+    let mut table = String::from("<table><tr><th>Feature</th><th>PSI</th><th>Reading</th></tr>");
+    for (feature, psi) in drift {
+        table += &format!(
+            "<tr><td>{}</td><td class=\"num\">{psi:.3}</td><td>{}</td></tr>",
+            escape(feature),
+            drift::reading(*psi)
+        );
+    }
+    table + "</table>"
 }

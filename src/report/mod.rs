@@ -21,7 +21,7 @@ use crate::manifest::Manifest;
 use crate::publish;
 use crate::transform::rows::{query, Rows};
 use crate::transform::{outputs, Engine};
-use figures::{AlertCount, Churn, Mover, Report, RfCell, ScoreBin, SCORE_BIN};
+use figures::{AlertCount, Churn, Mover, Report, RfCell, ScoreBin, SAVED_MODEL, SCORE_BIN};
 
 /// How many customers the report lists as moving most, each way.
 const MOVERS: usize = 8;
@@ -203,24 +203,54 @@ async fn alerts(ctx: &SessionContext, now: &str) -> Result<Vec<AlertCount>> {
 }
 
 async fn churn(ctx: &SessionContext, out: &OutputLayout, as_of: NaiveDate) -> Result<Churn> {
-    let metrics = if ctx.table_exist("model_metrics")? {
+    if !ctx.table_exist("model_metrics")? {
+        return Ok(Churn::Absent(no_model_reason(out, as_of)));
+    }
+    let rows = query(
+        ctx,
+        &format!(
+            "SELECT scorer, metric, value FROM model_metrics WHERE as_of = DATE '{as_of}' \
+             AND metric IN ('roc_auc', 'pr_auc', 'brier', 'log_loss') ORDER BY scorer DESC, metric"
+        ),
+    )
+    .await?;
+    let (scorers, names, values) = (rows.text("scorer")?, rows.text("metric")?, rows.numbers("value")?);
+    let metrics: Vec<(String, String, f64)> =
+        (0..scorers.len()).map(|i| (scorers[i].clone(), names[i].clone(), values[i].unwrap_or(f64::NAN))).collect();
+    // Columns no partition has yet (fpr and tpr, feature, predicted_as_of) are not queried;
+    // those older partitions lack read as null.
+    let schema = ctx.table("model_metrics").await?.schema().clone();
+    let has = |column: &str| schema.field_with_unqualified_name(column).is_ok();
+    let drift = if has("feature") {
         let rows = query(
             ctx,
             &format!(
-                "SELECT scorer, metric, value FROM model_metrics WHERE as_of = DATE '{as_of}' \
-                 AND metric IN ('roc_auc', 'pr_auc', 'brier', 'log_loss') ORDER BY scorer DESC, metric"
+                "SELECT feature, value FROM model_metrics WHERE as_of = DATE '{as_of}' AND metric = 'psi' \
+                 AND feature IS NOT NULL ORDER BY value DESC, feature"
             ),
         )
         .await?;
-        let (scorers, names, values) = (rows.text("scorer")?, rows.text("metric")?, rows.numbers("value")?);
-        (0..scorers.len()).map(|i| (scorers[i].clone(), names[i].clone(), values[i].unwrap_or(f64::NAN))).collect()
+        let (features, values) = (rows.text("feature")?, rows.numbers("value")?);
+        features.into_iter().zip(values).map(|(f, v)| (f, v.unwrap_or(f64::NAN))).collect()
     } else {
         Vec::new()
     };
-    if metrics.is_empty() {
+    if metrics.is_empty() && drift.is_empty() {
         return Ok(Churn::Absent(no_model_reason(out, as_of)));
     }
-    // Columns a partition predates (fpr, tpr) read as null: its curve is then empty.
+    let realized_from = if has("predicted_as_of") {
+        let rows = query(
+            ctx,
+            &format!(
+                "SELECT DISTINCT CAST(predicted_as_of AS VARCHAR) AS predicted FROM model_metrics \
+                 WHERE as_of = DATE '{as_of}' AND scorer = 'realized' AND predicted_as_of IS NOT NULL"
+            ),
+        )
+        .await?;
+        rows.text("predicted")?.into_iter().next()
+    } else {
+        None
+    };
     let curve = |metric: &str, x: &str, y: &str| {
         format!(
             "SELECT scorer, {x} AS x, {y} AS y FROM model_metrics WHERE as_of = DATE '{as_of}' \
@@ -231,21 +261,16 @@ async fn churn(ctx: &SessionContext, out: &OutputLayout, as_of: NaiveDate) -> Re
         let (scorers, x, y) = (rows.text("scorer")?, rows.numbers("x")?, rows.numbers("y")?);
         Ok((0..scorers.len()).map(|i| (scorers[i].clone(), x[i].unwrap_or(0.0), y[i].unwrap_or(0.0))).collect())
     };
-    let has_roc = ctx.table("model_metrics").await?.schema().field_with_unqualified_name("fpr").is_ok();
-    let roc = if has_roc { points(query(ctx, &curve("roc_point", "fpr", "tpr")).await?)? } else { Vec::new() };
+    let roc = if has("fpr") { points(query(ctx, &curve("roc_point", "fpr", "tpr")).await?)? } else { Vec::new() };
     let calibration = points(query(ctx, &curve("calibration", "mean_predicted", "observed_rate")).await?)?;
-    Ok(Churn::Validated { metrics, roc, calibration })
+    Ok(Churn::Validated { metrics, roc, calibration, realized_from, drift })
 }
 
 /// Why a run has no validated churn model, from its manifest.
 fn no_model_reason(out: &OutputLayout, as_of: NaiveDate) -> String {
     let manifest = Manifest::read(&out.manifest_file(as_of));
     match manifest.map(|m| m.churn) {
-        Ok(churn) if churn.status == "reused" => {
-            "This run scored churn risk with a saved model; its validation is in the report of the run that \
-             trained it."
-                .to_string()
-        }
+        Ok(churn) if churn.status == "reused" => SAVED_MODEL.to_string(),
         Ok(churn) if churn.status == "trained" => {
             "The churn model was trained, but the history did not allow testing it on a later date.".to_string()
         }

@@ -24,6 +24,7 @@ mod sources;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
@@ -277,19 +278,64 @@ pub fn health_history(
     dates: &[NaiveDate],
     sink: &dyn TableSink,
 ) -> Result<Vec<Written>> {
+    dates.iter().map(|date| as_of_date(engine, pipeline, bronze, *date, HEALTH, "calibrate", sink)).collect()
+}
+
+/// Whether each customer of churn_features as of `date` churned in the horizon after it
+/// (churn_labels for that one date: as_of, customer_id, churned), written through `sink`
+/// as a work table: what a run checks the churn risks published on `date` against.
+pub fn outcomes(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    bronze: &BTreeMap<String, PathBuf>,
+    date: NaiveDate,
+    sink: &dyn TableSink,
+) -> Result<Written> {
+    as_of_date(engine, pipeline, bronze, date, canonical::CHURN_LABELS, "outcomes", sink)
+}
+
+/// The model `wanted` as a run on `date` would compute it over the sources' point-in-time
+/// views (no previous run), and what it needs, written through `sink` as work tables named
+/// `<purpose>_<date>_<model>`; the table of `wanted`.
+fn as_of_date(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    bronze: &BTreeMap<String, PathBuf>,
+    date: NaiveDate,
+    wanted: &str,
+    purpose: &str,
+    sink: &dyn TableSink,
+) -> Result<Written> {
     let inputs = Inputs { bronze: bronze.clone(), ..Inputs::default() };
-    let mut healths = Vec::new();
-    for date in dates {
-        let table = engine.block_on(async {
-            let (ctx, _) = session(engine, pipeline, &[*date], &inputs).await?;
-            let needed = needed(pipeline, models::load(&pipeline.sql)?, &[HEALTH])?;
-            let prefix = format!("calibrate_{date}_");
-            let (tables, _) = execute(&ctx, needed, &|_| TableKind::Work, sink, &prefix, None).await?;
-            tables.into_iter().find(|t| t.name == format!("{prefix}{HEALTH}")).context("customer_health ran")
-        })?;
-        healths.push(table);
-    }
-    Ok(healths)
+    engine.block_on(async {
+        let (ctx, _) = session(engine, pipeline, &[date], &inputs).await?;
+        let needed = needed(pipeline, models::load(&pipeline.sql)?, &[wanted])?;
+        let prefix = format!("{purpose}_{date}_");
+        let (tables, _) = execute(&ctx, needed, &|_| TableKind::Work, sink, &prefix, None).await?;
+        tables.into_iter().find(|t| t.name == format!("{prefix}{wanted}")).with_context(|| format!("{wanted} ran"))
+    })
+}
+
+/// The churn risks a run published in `predictions` (its customer_health file) beside
+/// what happened since: churn_risk and churned of every customer it scored whose outcome
+/// as of `date` is in `outcomes` (rows as_of, customer_id, churned: churn_labels or the
+/// training rows), in customer order.
+pub fn realized(engine: &Engine, predictions: &Path, outcomes: &Path, date: NaiveDate) -> Result<Table> {
+    engine.block_on(async {
+        let ctx = engine.session();
+        sources::register_parquet(&ctx, "predicted", predictions).await?;
+        sources::register_parquet(&ctx, "outcomes", outcomes).await?;
+        let sql = format!(
+            "SELECT p.churn_risk, o.{churned} FROM predicted AS p \
+             JOIN outcomes AS o ON o.customer_id = p.customer_id \
+             WHERE o.as_of = DATE '{date}' AND p.churn_risk IS NOT NULL ORDER BY p.customer_id",
+            churned = canonical::CHURNED
+        );
+        let frame = ctx.sql(&sql).await?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await?;
+        Ok(Table { name: "realized".into(), schema, batches })
+    })
 }
 
 /// A session with the sources as of `dates`, the previous run and the rules registered;

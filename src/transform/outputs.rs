@@ -29,14 +29,14 @@ pub async fn register(engine: &Engine, tables: &[ReadableTable]) -> Result<Sessi
             files.iter().map(|f| ListingTableUrl::parse(f.to_string_lossy())).collect::<Result<Vec<_>, _>>()
         };
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        // Every file's schema, merged: DataFusion infers a multi-file table's from its first
+        // file alone, the oldest, which lacks the columns later versions added.
         let every: Vec<&std::path::PathBuf> = table.files.iter().collect();
-        let merged = ListingTableConfig::new_with_multi_paths(urls(&every)?)
-            .with_listing_options(options.clone())
-            .infer_schema(&ctx.state())
-            .await
-            .with_context(context)?
-            .file_schema
-            .context("a table's files have a schema")?;
+        let mut schemas = Vec::with_capacity(every.len());
+        for url in urls(&every)? {
+            schemas.push(options.infer_schema(&ctx.state(), &url).await.with_context(context)?.as_ref().clone());
+        }
+        let merged = Schema::try_merge(schemas).with_context(context)?;
         let fields = merged.fields().iter().filter(|f| f.name() != PARTITION_COLUMN).cloned().collect::<Vec<_>>();
         let file_schema = Arc::new(Schema::new(fields));
         let mut by_date: BTreeMap<NaiveDate, Vec<&std::path::PathBuf>> = BTreeMap::new();
