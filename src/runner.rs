@@ -186,8 +186,6 @@ struct Scored {
     churn: ChurnReport,
     /// A model trained by this scoring, to publish.
     artifact: Option<Artifact>,
-    /// The training rows it was trained on: each pass's dates and work file.
-    training: Vec<(Vec<NaiveDate>, PathBuf)>,
     stage_seconds: BTreeMap<String, f64>,
     peak_memory_mib: BTreeMap<String, f64>,
 }
@@ -239,7 +237,6 @@ fn score(
     let started = Instant::now();
     // The model that scores the run, and its digest: the scores are computed in the second
     // pass, unless a run saved the very scores of this model over the same features.
-    let training = std::sync::Mutex::new(Vec::new());
     let (mut churn, artifact, scorer) = match plan {
         ChurnPlan::Off => (ChurnReport::new("disabled", cfg), None, None),
         ChurnPlan::Saved(path) => {
@@ -265,7 +262,6 @@ fn score(
                 for group in dates.chunks(dates_per_pass) {
                     let rows = transform::training(engine, pipeline, &inputs.bronze, group, sink)?;
                     parts.push(publish::open_batches(&rows.path)?);
-                    training.lock().expect("no training pass panicked").push((group.to_vec(), rows.path));
                 }
                 let rows = parts.iter().map(|(n, _)| n).sum();
                 let batches: Batches = Box::new(parts.into_iter().flat_map(|(_, b)| b));
@@ -339,8 +335,7 @@ fn score(
     churn.seconds_scoring = scoring_seconds.get();
     churn.drift = drift.take();
     peak_memory_mib.extend(peak_memory().map(|m| ("transform".to_string(), m)));
-    let training = training.into_inner().expect("no training pass panicked");
-    Ok(Scored { before, after, churn, artifact, training, stage_seconds, peak_memory_mib })
+    Ok(Scored { before, after, churn, artifact, stage_seconds, peak_memory_mib })
 }
 
 /// Past this shortfall of the realized ROC AUC below the one the model's validation
@@ -395,17 +390,15 @@ fn model_warnings(churn: &ChurnReport) -> Vec<String> {
 }
 
 /// The churn risks the newest committed run on or before `as_of` − horizon published,
-/// checked against what happened in the horizon after its date. The outcomes come from the
-/// training rows when a training pass computed that date, else from churn_labels for it
-/// alone. None when churn is off, no such run published risks, or its customers hold no
-/// churner or no stayer.
+/// checked against what happened in the horizon after its date (churn_labels over its
+/// customers). None when churn is off, no such run published risks, or its customers hold
+/// no churner or no stayer.
 fn realized(
     engine: &Engine,
     pipeline: &Pipeline,
     out: &OutputLayout,
     as_of: NaiveDate,
     inputs: &Inputs,
-    training: &[(Vec<NaiveDate>, PathBuf)],
     sink: &dyn TableSink,
 ) -> Result<Option<Realized>> {
     let fallen_back = label_fallback(pipeline, inputs)?;
@@ -422,12 +415,9 @@ fn realized(
     let Some(predicted_as_of) = published.find(scored) else {
         return Ok(None);
     };
-    let outcomes = match training.iter().find(|(dates, _)| dates.contains(&predicted_as_of)) {
-        Some((_, file)) => file.clone(),
-        None => transform::outcomes(engine, pipeline, &inputs.bronze, predicted_as_of, sink)?.path,
-    };
     let predictions = out.table_file(HEALTH, predicted_as_of);
-    let joined = transform::realized(engine, &predictions, &outcomes, predicted_as_of)?;
+    let outcomes = transform::outcomes(engine, pipeline, &inputs.bronze, predicted_as_of, &predictions, sink)?;
+    let joined = transform::realized(engine, &predictions, &outcomes.path, predicted_as_of)?;
     let Some(evaluation) = model::realized(&joined)? else {
         return Ok(None);
     };
@@ -578,7 +568,7 @@ fn publish_run(
     let mut scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
     bar.set_message("model: checking earlier churn risks against what happened");
     let started = Instant::now();
-    scored.churn.realized = realized(&engine, pipeline, out, as_of, &inputs, &scored.training, &staging)?;
+    scored.churn.realized = realized(&engine, pipeline, out, as_of, &inputs, &staging)?;
     *scored.stage_seconds.entry("model".to_string()).or_default() += started.elapsed().as_secs_f64();
     let mut facts = SavedFacts { run: inputs.ingest_run.clone(), models: scored.before.facts.clone() };
     facts.models.extend(scored.after.facts.clone());

@@ -428,8 +428,8 @@ fn a_reused_model_warns_when_the_customers_moved_from_its_training_rows() {
 
 /// Each run checks the churn risks published a horizon ago against what happened since:
 /// the figures are those of the published risks against the CRM churn dates after their
-/// date, whether the outcomes come from the training pass or (a reused model) a pass of
-/// their own; risks that no longer rank the churners are a warning.
+/// date, with a trained model or a reused one, and with a churn_labels that needs the
+/// features computed; risks that no longer rank the churners are a warning.
 #[test]
 fn risks_published_a_horizon_ago_are_checked_against_what_happened() {
     let dir = tempfile::tempdir().unwrap();
@@ -494,12 +494,34 @@ fn risks_published_a_horizon_ago_are_checked_against_what_happened() {
         assert_eq!(values[i], Some(trained.churn.drift[features[i].as_deref().unwrap()]));
     }
 
-    // A reused model: no training pass, the outcomes computed for 2026-04-01 alone.
+    // A reused model: no training pass, the same check.
     let model = dir.path().join("model.json");
     std::fs::copy(OutputLayout::new(&out).model_file(day(now)), &model).unwrap();
     let reused = vitals(&["predict", "pipelines/sample.toml", "--model", model.to_str().unwrap()], &out);
     assert_eq!(reused.churn.status, "reused");
     assert_eq!(reused.churn.realized, trained.churn.realized);
+
+    // A churn_labels that reads a feature (to no effect on the labels) cannot run over the
+    // published customers alone: the features are computed for it, and the check is the same.
+    let sql = dir.path().join("sql");
+    std::fs::create_dir(&sql).unwrap();
+    for entry in std::fs::read_dir(repo().join("sql")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, sql.join(path.file_name().unwrap())).unwrap();
+    }
+    let labels = std::fs::read_to_string(sql.join("churn_labels.sql")).unwrap();
+    let reads_a_feature = "LEFT JOIN bought AS b ON b.as_of = f.as_of AND b.customer_id = f.customer_id\n\
+                           WHERE f.recency_days IS NULL OR f.recency_days IS NOT NULL";
+    let edited =
+        labels.replace("LEFT JOIN bought AS b ON b.as_of = f.as_of AND b.customer_id = f.customer_id", reads_a_feature);
+    assert_ne!(edited, labels);
+    std::fs::write(sql.join("churn_labels.sql"), edited).unwrap();
+    let own_sql = sample_pipeline(dir.path(), |text| {
+        text.replace(&format!("sql_dir = \"{}/sql\"", repo().display()), &format!("sql_dir = \"{}\"", sql.display()))
+    });
+    assert!(std::fs::read_to_string(&own_sql).unwrap().contains(sql.to_str().unwrap()));
+    let recomputed = vitals(&["run", own_sql.to_str().unwrap()], &out);
+    assert_eq!(recomputed.churn.realized, trained.churn.realized);
 
     // Risks of a model trained for another outcome (inactivity) rank the CRM churners badly.
     let other = dir.path().join("other");

@@ -281,17 +281,40 @@ pub fn health_history(
     dates.iter().map(|date| as_of_date(engine, pipeline, bronze, *date, HEALTH, "calibrate", sink)).collect()
 }
 
-/// Whether each customer of churn_features as of `date` churned in the horizon after it
-/// (churn_labels for that one date: as_of, customer_id, churned), written through `sink`
-/// as a work table: what a run checks the churn risks published on `date` against.
+/// Whether each customer whose churn risk a run published in `predictions` (its
+/// customer_health file, as of `date`) churned in the horizon after it: churn_labels over
+/// those customers (rows as_of, customer_id, churned), written through `sink` as a work
+/// table, for a run to check those risks against. The shipped churn_labels reads only who
+/// the customers are from churn_features, so the published customers stand in for it and
+/// no feature is computed; one that reads more runs over a point-in-time pass of its own.
 pub fn outcomes(
     engine: &Engine,
     pipeline: &Pipeline,
     bronze: &BTreeMap<String, PathBuf>,
     date: NaiveDate,
+    predictions: &Path,
     sink: &dyn TableSink,
 ) -> Result<Written> {
-    as_of_date(engine, pipeline, bronze, date, canonical::CHURN_LABELS, "outcomes", sink)
+    let labels = needed(pipeline, models::load(&pipeline.sql)?, &[canonical::CHURN_LABELS])?
+        .into_iter()
+        .find(|m| m.name == canonical::CHURN_LABELS)
+        .context("churn_labels is needed by itself")?;
+    let inputs = Inputs { bronze: bronze.clone(), ..Inputs::default() };
+    let prefix = format!("outcomes_{date}_");
+    let over_published = engine.block_on(async {
+        let (ctx, _) = session(engine, pipeline, &[date], &inputs).await?;
+        sources::register_parquet(&ctx, "published_health", predictions).await?;
+        let customers = ctx.sql("SELECT customer_id, as_of FROM published_health WHERE churn_risk IS NOT NULL").await?;
+        ctx.register_table(canonical::CHURN_FEATURES, customers.into_view())?;
+        execute(&ctx, vec![labels], &|_| TableKind::Work, sink, &prefix, None).await
+    });
+    match over_published {
+        Ok((mut tables, _)) => tables.pop().context("churn_labels ran"),
+        Err(e) => {
+            tracing::debug!("churn_labels needs more than the published customers ({e:#}); computing its inputs");
+            as_of_date(engine, pipeline, bronze, date, canonical::CHURN_LABELS, "outcomes", sink)
+        }
+    }
 }
 
 /// The model `wanted` as a run on `date` would compute it over the sources' point-in-time
@@ -318,8 +341,7 @@ fn as_of_date(
 
 /// The churn risks a run published in `predictions` (its customer_health file) beside
 /// what happened since: churn_risk and churned of every customer it scored whose outcome
-/// as of `date` is in `outcomes` (rows as_of, customer_id, churned: churn_labels or the
-/// training rows), in customer order.
+/// as of `date` is in `outcomes` (see [`outcomes`]), in customer order.
 pub fn realized(engine: &Engine, predictions: &Path, outcomes: &Path, date: NaiveDate) -> Result<Table> {
     engine.block_on(async {
         let ctx = engine.session();
