@@ -564,12 +564,16 @@ fn publish_run(
         previous_run: previous.as_ref().and_then(|(d, _)| run_id(out, *d)),
         saved: None,
     };
-    let plan = ChurnPlan::of(pipeline, &settings.model, out, as_of, true);
-    let mut scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
+    // Before the sequence: after the training pass the allocator holds its freed memory for
+    // a while, and this check's would come on top.
     bar.set_message("model: checking earlier churn risks against what happened");
     let started = Instant::now();
-    scored.churn.realized = realized(&engine, pipeline, out, as_of, &inputs, &staging)?;
-    *scored.stage_seconds.entry("model".to_string()).or_default() += started.elapsed().as_secs_f64();
+    let realized = realized(&engine, pipeline, out, as_of, &inputs, &staging)?;
+    let realized_seconds = started.elapsed().as_secs_f64();
+    let plan = ChurnPlan::of(pipeline, &settings.model, out, as_of, true);
+    let mut scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
+    scored.churn.realized = realized;
+    *scored.stage_seconds.entry("model".to_string()).or_default() += realized_seconds;
     let mut facts = SavedFacts { run: inputs.ingest_run.clone(), models: scored.before.facts.clone() };
     facts.models.extend(scored.after.facts.clone());
     staging.write_file(
