@@ -1,5 +1,5 @@
 //! The churn model itself: a logistic regression (linfa-logistic) on standardized
-//! features. The classes are balanced before the fit — rare churners repeated, and past a
+//! features, fitted on their whitened rows (see [`super::whitening`]). The classes are balanced before the fit — rare churners repeated, and past a
 //! row budget the stayers (or both classes) sampled with a fixed seed — and the intercept
 //! is corrected back, so that predicted probabilities keep the real churn rate.
 
@@ -12,6 +12,8 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use super::whitening::Whitening;
 
 /// How many standard deviations from the mean a standardized feature may lie.
 pub const CLIP: f64 = 4.0;
@@ -65,7 +67,9 @@ impl ChurnModel {
         let mut model =
             ChurnModel { features, means, stds, coefficients: Vec::new(), intercept: 0.0, churner_rate, stayer_rate };
         let rows: Vec<usize> = stayer_rows.into_iter().chain(churner_rows).collect();
-        let records = model.standardize(x.select(Axis(0), &rows));
+        let mut records = model.standardize(x.select(Axis(0), &rows));
+        let whitening = Whitening::of(records.view());
+        whitening.apply(&mut records);
         let targets: Array1<bool> = rows.iter().map(|&i| y[i]).collect();
         // linfa's loss is a sum over rows, so its gradient grows with them: the tolerance is
         // set per row, or a big training set would run every iteration to the cap.
@@ -77,10 +81,12 @@ impl ChurnModel {
             .map_err(|e| anyhow!("fitting the churn model: {e}"))?;
         // linfa models the probability of whichever class it met first; we want churn's.
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-        model.coefficients = fitted.params().iter().map(|c| sign * c).collect();
+        let (coefficients, intercept) =
+            whitening.unwhiten(&fitted.params().mapv(|c| sign * c), sign * fitted.intercept());
+        model.coefficients = coefficients.to_vec();
         // Using churners at rate c and stayers at rate s multiplies the odds of churn by c / s;
         // undo it.
-        model.intercept = sign * fitted.intercept() - (model.churner_rate / model.stayer_rate).ln();
+        model.intercept = intercept - (model.churner_rate / model.stayer_rate).ln();
         Ok(model)
     }
 

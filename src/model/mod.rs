@@ -14,6 +14,7 @@ pub mod drift;
 pub mod evaluation;
 pub mod logistic;
 mod simplex;
+mod whitening;
 
 use std::collections::BTreeMap;
 use std::path::Path;
