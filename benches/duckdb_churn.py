@@ -199,18 +199,24 @@ def btyd(x: np.ndarray, names: list[str], dates: np.ndarray, horizon: float) -> 
         sample = h.iloc[::max(-(-len(h) // BTYD_FIT_ROWS), 1)]
         if not (sample["x"] > 0).any():
             return
-        try:
-            fitter = BetaGeoFitter().fit(sample["x"], sample["t_x"], sample["T"])
-        except ConvergenceError:
-            # Where the likelihood peaks at a bound (no one drops out), scipy reports failure;
-            # vitals' bounded simplex stops at the bound. A small penalty is the usual fix.
-            fitter = BetaGeoFitter(penalizer_coef=0.001).fit(sample["x"], sample["t_x"], sample["T"])
+        # Where the likelihood peaks at a bound (no one drops out), scipy reports failure;
+        # vitals' bounded simplex stops at the bound. A penalty is lifetimes' own advice: the
+        # smallest of these that converges.
+        for penalizer in (0.0, 0.001, 0.01, 0.1):
+            try:
+                fitter = BetaGeoFitter(penalizer_coef=penalizer).fit(sample["x"], sample["t_x"], sample["T"])
+                break
+            except ConvergenceError:
+                if penalizer == 0.1:
+                    raise
         extra[rows, 0] = np.asarray(fitter.conditional_probability_alive(h["x"], h["t_x"], h["T"])).ravel()
         extra[rows, 1] = np.asarray(fitter.conditional_expected_number_of_purchases_up_to_time(
             horizon, h["x"], h["t_x"], h["T"]))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(one, np.unique(dates)))
+    # A fit at a bound can overflow for the longest histories: missing, like any feature.
+    extra[~np.isfinite(extra)] = np.nan
     return np.column_stack([x, extra])
 
 
