@@ -235,23 +235,31 @@ fn churn(churn: &Churn) -> String {
     if let Some(date) = realized_from {
         how += &format!(
             " The last column checks the churn risks published on {date} against which of those customers churned \
-             since: far below the model's figures, the model has gone stale."
+             since: if it is far below the model's, the model has gone stale."
         );
     }
+    // The amber line of both charts, when there is one.
+    let amber = realized_from.as_ref().map_or(String::new(), |d| {
+        format!(" The amber line is the churn risks published on {d}, against what happened since.")
+    });
     let mut out = figure(title, &how, &table, false);
     out += &figure(
         "Churn model: ROC curve",
-        "Flagging customers from the riskiest down, the curve shows the share of churners caught (up) against the \
-         share of staying customers flagged too (right). The further above the diagonal, the better; the dashed \
-         line is the baseline.",
+        &format!(
+            "Flagging customers from the riskiest down, the curve shows the share of churners caught (up) against \
+             the share of staying customers flagged too (right). The further above the diagonal, the better; the \
+             dashed line is the baseline.{amber}"
+        ),
         &charts::roc(churn).unwrap_or_else(|| empty("This run published no ROC points; rerun it to add them.")),
         false,
     );
     out += &figure(
         "Churn model: predicted against observed",
-        "Customers are split into ten equal groups by predicted risk; each point compares a group's average \
-         predicted churn risk with the share that actually churned. Points near the diagonal mean the risk \
-         figures can be taken at face value.",
+        &format!(
+            "Customers are split into ten equal groups by predicted risk; each point compares a group's average \
+             predicted churn risk with the share that actually churned. Points near the diagonal mean the risk \
+             figures can be taken at face value.{amber}"
+        ),
         &charts::calibration(churn).unwrap_or_else(|| empty("This run published no calibration table.")),
         false,
     );

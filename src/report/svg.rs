@@ -134,16 +134,35 @@ pub fn axis_titles(frame: &Frame, x: &str, y: &str) -> String {
     out
 }
 
-/// A row of swatches with their labels above the plot, from its left edge.
+/// Swatches with their labels above the plot, from its left edge, in as many rows as its
+/// width needs.
 pub fn legend(frame: &Frame, items: &[(String, String)]) -> String {
-    let (mut out, mut x, y) = (String::new(), frame.left, frame.top - 22.0);
-    for (label, paint) in items {
-        out += &format!(r#"<rect x="{}" y="{}" width="12" height="12" rx="2" {paint}/>"#, n(x), n(y));
-        out += &text(x + 17.0, y + 10.5, "start", "legend", label);
-        x += 30.0 + 6.5 * label.chars().count() as f64;
+    let width = |label: &str| 30.0 + 6.5 * label.chars().count() as f64;
+    // Rows as wide as the plot, the last one just above it.
+    let mut rows: Vec<Vec<&(String, String)>> = vec![Vec::new()];
+    let mut x = frame.left;
+    for item in items {
+        if x + width(&item.0) > frame.width - frame.right && !rows[rows.len() - 1].is_empty() {
+            rows.push(Vec::new());
+            x = frame.left;
+        }
+        x += width(&item.0);
+        rows.last_mut().expect("a row").push(item);
+    }
+    let mut out = String::new();
+    for (r, row) in rows.iter().enumerate() {
+        let (mut x, y) = (frame.left, frame.top - 22.0 - LEGEND_ROW * (rows.len() - 1 - r) as f64);
+        for (label, paint) in row {
+            out += &format!(r#"<rect x="{}" y="{}" width="12" height="12" rx="2" {paint}/>"#, n(x), n(y));
+            out += &text(x + 17.0, y + 10.5, "start", "legend", label);
+            x += width(label);
+        }
     }
     out
 }
+
+/// The height of a row of the legend.
+const LEGEND_ROW: f64 = 18.0;
 
 /// Round tick values from 0 to at least `max`, about `count` steps of 1, 2 or 5 × 10ⁿ.
 pub fn ticks(max: f64, count: usize) -> Vec<f64> {
@@ -176,5 +195,19 @@ mod tests {
         let (x, y) = (frame.x(0.0, 1.0), frame.y(0.0, 1.0));
         assert_eq!((x.at(0.0), x.at(1.0), y.at(0.0), y.at(1.0)), (10.0, 190.0, 90.0, 10.0));
         assert_eq!(x.len(0.5), 90.0);
+    }
+
+    #[test]
+    fn a_legend_wider_than_the_plot_wraps_into_rows_above_it() {
+        let frame = Frame { width: 300.0, height: 200.0, left: 20.0, right: 20.0, top: 44.0, bottom: 20.0 };
+        let item = |label: &str| (label.to_string(), String::new());
+        let one = legend(&frame, &[item("short"), item("also short")]);
+        assert_eq!(one.matches(r#"y="22.0""#).count(), 2, "one row just above the plot: {one}");
+        let two = legend(&frame, &[item("a label of some length"), item("another long label"), item("third")]);
+        let rows: Vec<&str> = ["y=\"4.0\"", "y=\"22.0\""].into_iter().filter(|y| two.contains(y)).collect();
+        assert_eq!(rows.len(), 2, "{two}");
+        let xs: Vec<f64> =
+            two.split(r#"<rect x=""#).skip(1).map(|r| r.split('"').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(xs.iter().filter(|x| **x == frame.left).count(), 2, "each row starts at the plot's left edge");
     }
 }
