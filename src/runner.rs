@@ -213,7 +213,8 @@ impl Scored {
 }
 
 /// The sequence itself: SQL models → churn model → customer_health with churn risk → the
-/// models that read it, every table written through `sink`.
+/// models that read it, every table written through `sink`. `pipeline` carries the churn
+/// label this ingest allows (see [`label_fallback`]).
 fn score(
     engine: &Engine,
     pipeline: &Pipeline,
@@ -224,8 +225,6 @@ fn score(
     bar: &ProgressBar,
 ) -> Result<Scored> {
     let mut stage_seconds = BTreeMap::new();
-    let fallen_back = label_fallback(pipeline, inputs)?;
-    let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
     let cfg = &pipeline.churn;
     bar.set_message("transform: running SQL models");
     let started = Instant::now();
@@ -391,8 +390,8 @@ fn model_warnings(churn: &ChurnReport) -> Vec<String> {
 
 /// The churn risks the newest committed run on or before `as_of` − horizon published,
 /// checked against what happened in the horizon after its date (churn_labels over its
-/// customers). None when churn is off, no such run published risks, or its customers hold
-/// no churner or no stayer.
+/// customers, by the label `pipeline` carries). None when churn is off, no such run
+/// published risks, or its customers hold no churner or no stayer.
 fn realized(
     engine: &Engine,
     pipeline: &Pipeline,
@@ -401,8 +400,6 @@ fn realized(
     inputs: &Inputs,
     sink: &dyn TableSink,
 ) -> Result<Option<Realized>> {
-    let fallen_back = label_fallback(pipeline, inputs)?;
-    let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
     if !pipeline.churn.enabled {
         return Ok(None);
     }
@@ -416,8 +413,7 @@ fn realized(
         return Ok(None);
     };
     let predictions = out.table_file(HEALTH, predicted_as_of);
-    let outcomes = transform::outcomes(engine, pipeline, &inputs.bronze, predicted_as_of, &predictions, sink)?;
-    let joined = transform::realized(engine, &predictions, &outcomes.path, predicted_as_of)?;
+    let joined = transform::realized(engine, pipeline, &inputs.bronze, predicted_as_of, &predictions, sink)?;
     let Some(evaluation) = model::realized(&joined)? else {
         return Ok(None);
     };
@@ -564,6 +560,8 @@ fn publish_run(
         previous_run: previous.as_ref().and_then(|(d, _)| run_id(out, *d)),
         saved: None,
     };
+    let fallen_back = label_fallback(pipeline, &inputs)?;
+    let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
     // Before the sequence: after the training pass the allocator holds its freed memory for
     // a while, and this check's would come on top.
     bar.set_message("model: checking earlier churn risks against what happened");
@@ -743,6 +741,8 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
     };
     let drafts = Drafts::new(&out, as_of)?;
     let engine = engine(pipeline, &drafts)?;
+    let fallen_back = label_fallback(pipeline, &inputs)?;
+    let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
     let scored = score(&engine, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
     let data_tests = test_data(&engine, pipeline, &scored, &inputs)?;
     let drafts = scored.published(pipeline).cloned().collect();

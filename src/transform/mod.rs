@@ -284,10 +284,10 @@ pub fn health_history(
 /// Whether each customer whose churn risk a run published in `predictions` (its
 /// customer_health file, as of `date`) churned in the horizon after it: churn_labels over
 /// those customers (rows as_of, customer_id, churned), written through `sink` as a work
-/// table, for a run to check those risks against. The shipped churn_labels reads only who
-/// the customers are from churn_features, so the published customers stand in for it and
-/// no feature is computed; one that reads more runs over a point-in-time pass of its own.
-pub fn outcomes(
+/// table. The shipped churn_labels reads only who the customers are from churn_features,
+/// so the published customers stand in for it and no feature is computed; one that reads
+/// more runs over a point-in-time pass of its own.
+fn outcomes(
     engine: &Engine,
     pipeline: &Pipeline,
     bronze: &BTreeMap<String, PathBuf>,
@@ -339,14 +339,22 @@ fn as_of_date(
     })
 }
 
-/// The churn risks a run published in `predictions` (its customer_health file) beside
-/// what happened since: churn_risk and churned of every customer it scored whose outcome
-/// as of `date` is in `outcomes` (see [`outcomes`]), in customer order.
-pub fn realized(engine: &Engine, predictions: &Path, outcomes: &Path, date: NaiveDate) -> Result<Table> {
+/// The churn risks a run published in `predictions` (its customer_health file, as of
+/// `date`) beside what happened since: churn_risk and churned (see [`outcomes`]) of every
+/// customer it scored whose outcome is known, in customer order.
+pub fn realized(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    bronze: &BTreeMap<String, PathBuf>,
+    date: NaiveDate,
+    predictions: &Path,
+    sink: &dyn TableSink,
+) -> Result<Table> {
+    let outcomes = outcomes(engine, pipeline, bronze, date, predictions, sink)?;
     engine.block_on(async {
         let ctx = engine.session();
         sources::register_parquet(&ctx, "predicted", predictions).await?;
-        sources::register_parquet(&ctx, "outcomes", outcomes).await?;
+        sources::register_parquet(&ctx, "outcomes", &outcomes.path).await?;
         let sql = format!(
             "SELECT p.churn_risk, o.{churned} FROM predicted AS p \
              JOIN outcomes AS o ON o.customer_id = p.customer_id \
