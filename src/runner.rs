@@ -456,12 +456,14 @@ fn peak_memory() -> Option<f64> {
 
 /// The engine a run or re-score uses: every core unless `[run] partitions` says otherwise
 /// (the SQL models sum exactly, so the same inputs give the same bytes on any number of
-/// partitions), within `[run] memory_limit`, spilling into the folder it writes to.
+/// partitions), within `[run] memory_limit`, spilling into the folder it writes to, on the
+/// cluster `[run] engine` names.
 fn engine(pipeline: &Pipeline, sink: &dyn TableSink) -> Result<Engine> {
     Engine::new(EngineOptions {
         partitions: pipeline.partitions,
         memory_limit: Some(pipeline.memory_limit),
         spill_dir: Some(sink.spill_dir()),
+        cluster: pipeline.engine.clone(),
     })
 }
 
@@ -528,6 +530,8 @@ fn publish_run(
     let as_of = settings.as_of;
     let staging = Staging::begin(out, as_of)?;
     let previous = previous_health(out, as_of);
+    // Before ingest, so a cluster that cannot be reached fails the run at once.
+    let engine = engine(pipeline, &staging)?;
 
     bar.set_message("ingest: reading and checking exports");
     let started = Instant::now();
@@ -551,7 +555,6 @@ fn publish_run(
         tracing::warn!("{warning}");
     }
 
-    let engine = engine(pipeline, &staging)?;
     let bronze = ingested.bronze.iter().map(|w| (source_of(&w.name).to_string(), w.path.clone())).collect();
     let inputs = Inputs {
         bronze,

@@ -3,7 +3,7 @@
 //! paste into the pipeline file; changes nothing by itself.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -12,11 +12,10 @@ use crate::config::scoring::Weighting;
 use crate::config::Pipeline;
 use crate::runner::{self, Calibrated, RunSettings};
 
-pub fn run(pipeline_file: &Path, as_of: Option<NaiveDate>, out: Option<PathBuf>) -> Result<()> {
-    let pipeline = Pipeline::load(pipeline_file)?;
-    let out = RunSettings::resolve(&pipeline, None, out, false)?.out;
-    let calibrated = runner::calibrate(&pipeline, &out, as_of)?;
-    print!("{}", render(&pipeline, &calibrated));
+pub fn run(pipeline: &Pipeline, as_of: Option<NaiveDate>, out: Option<PathBuf>) -> Result<()> {
+    let out = RunSettings::resolve(pipeline, None, out, false)?.out;
+    let calibrated = runner::calibrate(pipeline, &out, as_of)?;
+    print!("{}", render(pipeline, &calibrated));
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! command to the library. Errors are printed for people, with their chain of causes.
 
 mod calibrate;
+#[cfg(feature = "ballista")]
+mod cluster;
 mod diff;
 mod history;
 mod init;
@@ -15,7 +17,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::canonical::HEALTH;
-use crate::config::Pipeline;
+use crate::config::{Cluster, Pipeline};
 use crate::layout::OutputLayout;
 use crate::publish;
 use crate::report;
@@ -71,6 +73,10 @@ pub enum Command {
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Where the SQL models run: local, ballista-standalone or ballista://HOST:PORT
+        /// (needs a build with the `ballista` feature). Defaults to [run] engine, else local.
+        #[arg(long)]
+        engine: Option<Cluster>,
     },
     /// Run a pipeline scoring churn with a saved model instead of training one.
     Predict {
@@ -85,6 +91,10 @@ pub enum Command {
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Where the SQL models run: local, ballista-standalone or ballista://HOST:PORT
+        /// (needs a build with the `ballista` feature). Defaults to [run] engine, else local.
+        #[arg(long)]
+        engine: Option<Cluster>,
     },
     /// Re-score from the last ingest with the current SQL rules, into <out>/drafts/.
     ///
@@ -100,6 +110,10 @@ pub enum Command {
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Where the SQL models run: local, ballista-standalone or ballista://HOST:PORT
+        /// (needs a build with the `ballista` feature). Defaults to [run] engine, else local.
+        #[arg(long)]
+        engine: Option<Cluster>,
     },
     /// Does the health score predict churn? Its ROC AUC and each dimension's on the churn
     /// model's snapshot dates, and dimension weights fitted on churn, as a TOML snippet.
@@ -115,6 +129,10 @@ pub enum Command {
         /// Output directory; defaults to [run] out in the pipeline file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Where the SQL models run: local, ballista-standalone or ballista://HOST:PORT
+        /// (needs a build with the `ballista` feature). Defaults to [run] engine, else local.
+        #[arg(long)]
+        engine: Option<Cluster>,
     },
     /// Remove the history `[run] keep_bronze` and `keep_runs` no longer keep (each run does
     /// this after publishing): bronze and saved model tables of older nights, and with
@@ -216,6 +234,11 @@ pub enum Command {
         /// The folder of the new project.
         dir: PathBuf,
     },
+    /// Serve a Ballista cluster for `--engine ballista://HOST:PORT`: its scheduler, or one
+    /// of its executors (one per machine). See the README, "On a Ballista cluster".
+    #[cfg(feature = "ballista")]
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Print a completion script for a shell, e.g. `vitals completions bash > /etc/bash_completion.d/vitals`.
     Completions { shell: clap_complete::Shell },
     /// Write synthetic finance, CRM and survey exports (deterministic for a seed).
@@ -244,7 +267,11 @@ pub fn main() -> i32 {
             return if e.use_stderr() { exit::USAGE } else { exit::OK };
         }
     };
-    init_logging(cli.quiet, cli.log_format);
+    #[cfg(feature = "ballista")]
+    let serving = matches!(cli.command, Command::Cluster(_));
+    #[cfg(not(feature = "ballista"))]
+    let serving = false;
+    init_logging(cli.quiet, serving, cli.log_format);
     let format = cli.log_format;
     match execute(cli) {
         Ok(()) => exit::OK,
@@ -259,10 +286,20 @@ pub fn main() -> i32 {
     }
 }
 
-fn init_logging(quiet: bool, format: LogFormat) {
-    let default = if quiet { "warn" } else { "info" };
+/// Logs to stderr: vitals' own from info (warn with --quiet); the engine's and a Ballista
+/// cluster's from warn, but everything of a cluster process vitals serves.
+fn init_logging(quiet: bool, serving: bool, format: LogFormat) {
+    let default = match (quiet, serving) {
+        (true, _) => "warn",
+        (false, true) => "info",
+        (false, false) => "warn,vitals=info",
+    };
+    // Ballista 55's scheduler logs as an error that it cannot lay a finished stage's
+    // metrics over its plan when a stage has more operators than its plan shows: a debug
+    // display, not a failure.
+    let default = format!("{default},ballista_scheduler::display=off");
     let filter = tracing_subscriber::EnvFilter::try_from_env("VITALS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
     match format {
         LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
@@ -270,14 +307,22 @@ fn init_logging(quiet: bool, format: LogFormat) {
     }
 }
 
+/// The pipeline file, its engine replaced by `--engine` if given.
+fn load(pipeline: &std::path::Path, engine: Option<Cluster>) -> Result<Pipeline> {
+    let mut pipeline = Pipeline::load(pipeline)?;
+    if let Some(engine) = engine {
+        pipeline.engine = engine;
+    }
+    Ok(pipeline)
+}
+
 fn run_pipeline(
-    pipeline: &std::path::Path,
+    pipeline: &Pipeline,
     as_of: Option<NaiveDate>,
     out: Option<PathBuf>,
     model: ModelChoice,
     quiet: bool,
 ) -> Result<()> {
-    let pipeline = Pipeline::load(pipeline)?;
     let progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut settings = RunSettings::resolve(&pipeline, as_of, out, progress)?;
     settings.model = model;
@@ -319,8 +364,7 @@ fn run_pipeline(
     Ok(())
 }
 
-fn score(pipeline: &std::path::Path, as_of: Option<NaiveDate>, out: Option<PathBuf>, quiet: bool) -> Result<()> {
-    let pipeline = Pipeline::load(pipeline)?;
+fn score(pipeline: &Pipeline, as_of: Option<NaiveDate>, out: Option<PathBuf>, quiet: bool) -> Result<()> {
     let out = RunSettings::resolve(&pipeline, None, out, false)?.out;
     let rescored = runner::rescore(&pipeline, &out, as_of)?;
     if !quiet {
@@ -504,12 +548,14 @@ fn output_dir(pipeline: &std::path::Path, out: Option<PathBuf>) -> Result<Output
 
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run { pipeline, as_of, out } => run_pipeline(&pipeline, as_of, out, ModelChoice::Pipeline, cli.quiet),
-        Command::Predict { pipeline, model, as_of, out } => {
-            run_pipeline(&pipeline, as_of, out, ModelChoice::File(model), cli.quiet)
+        Command::Run { pipeline, as_of, out, engine } => {
+            run_pipeline(&load(&pipeline, engine)?, as_of, out, ModelChoice::Pipeline, cli.quiet)
         }
-        Command::Score { pipeline, as_of, out } => score(&pipeline, as_of, out, cli.quiet),
-        Command::Calibrate { pipeline, as_of, out } => calibrate::run(&pipeline, as_of, out),
+        Command::Predict { pipeline, model, as_of, out, engine } => {
+            run_pipeline(&load(&pipeline, engine)?, as_of, out, ModelChoice::File(model), cli.quiet)
+        }
+        Command::Score { pipeline, as_of, out, engine } => score(&load(&pipeline, engine)?, as_of, out, cli.quiet),
+        Command::Calibrate { pipeline, as_of, out, engine } => calibrate::run(&load(&pipeline, engine)?, as_of, out),
         Command::Prune { pipeline, dry_run, out } => prune(&pipeline, dry_run, out),
         Command::Diff { pipeline, against, as_of, limit, out } => {
             diff_against(&pipeline, &against, as_of, limit, out, cli.quiet)
@@ -547,6 +593,8 @@ fn execute(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        #[cfg(feature = "ballista")]
+        Command::Cluster(command) => cluster::run(command),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "vitals", &mut script);

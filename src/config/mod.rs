@@ -16,11 +16,13 @@ use crate::canonical;
 
 pub mod ahp;
 pub mod churn;
+mod cluster;
 pub mod data_tests;
 pub mod scoring;
 pub mod segments;
 pub mod values;
 
+pub use cluster::Cluster;
 pub use scoring::Scoring;
 
 /// Where a pipeline's SQL models come from: a folder of `.sql` files an analyst edits, or
@@ -71,6 +73,8 @@ pub struct Pipeline {
     pub memory_limit: usize,
     /// Partitions per SQL query (`[run] partitions`; 0: one per core).
     pub partitions: usize,
+    /// Where the SQL models run (`[run] engine`, or `--engine` on the command line).
+    pub engine: Cluster,
     /// Published columns (`table.column`) this pipeline may drop, rename or retype
     /// (`[run] allow_breaking`): BI users were told.
     pub allow_breaking: Vec<String>,
@@ -188,6 +192,7 @@ struct RunSpec {
     publish: Option<Vec<String>>,
     memory_limit: Option<toml::Value>,
     partitions: Option<usize>,
+    engine: Option<String>,
     keep_bronze: Option<usize>,
     keep_runs: Option<usize>,
     allow_breaking: Option<Vec<String>>,
@@ -367,6 +372,13 @@ impl Pipeline {
                 DEFAULT_MEMORY_LIMIT
             }),
         };
+        let engine = match run.as_ref().and_then(|r| r.engine.as_deref()) {
+            None => Cluster::Local,
+            Some(text) => text.parse().unwrap_or_else(|e| {
+                problems.push(format!("pipeline file {name}: [run] engine: {e}"));
+                Cluster::Local
+            }),
+        };
         let mut keep = |key: &str, value: Option<usize>| {
             if value == Some(0) {
                 problems.push(format!(
@@ -395,6 +407,7 @@ impl Pipeline {
                 publish: run.publish.unwrap_or_else(|| DEFAULT_PUBLISH.iter().map(|s| s.to_string()).collect()),
                 memory_limit,
                 partitions: run.partitions.unwrap_or(0),
+                engine,
                 allow_breaking,
                 tests,
                 retention,
@@ -411,6 +424,13 @@ impl Pipeline {
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name() == name)
     }
+}
+
+/// A memory size given on the command line, as `[run] memory_limit` takes it.
+#[cfg(feature = "ballista")]
+pub fn memory_size(text: &str) -> std::result::Result<usize, String> {
+    bytes(&toml::Value::String(text.to_string()))
+        .ok_or_else(|| format!("`{text}` is not a memory size of 64 MiB or more: say e.g. \"4 GiB\""))
 }
 
 /// A memory size: a number of bytes, or text such as "1.5 GiB" / "800MiB" / "2 GB"; None
@@ -717,6 +737,21 @@ mod tests {
         let err = parse(&format!("{MINIMAL}\n[churn]\nhorizon_days = 1000000000\n")).unwrap_err().to_string();
         assert!(err.contains("horizon_days = 1000000000") && err.contains("36525 days"), "{err}");
         assert!(parse(&format!("{MINIMAL}\n[churn]\nhorizon_days = 180\n")).is_ok());
+    }
+
+    #[test]
+    fn engine_names_this_process_or_a_ballista_scheduler() {
+        let with = |value: &str| parse(&format!("[run]\nengine = \"{value}\"\n{MINIMAL}"));
+        assert_eq!(parse(MINIMAL).unwrap().engine, Cluster::Local);
+        assert_eq!(with("ballista-standalone").unwrap().engine, Cluster::BallistaStandalone);
+        let remote = Cluster::Ballista { host: "sched.internal".into(), port: 50050 };
+        assert_eq!(with("ballista://sched.internal").unwrap().engine, remote);
+        assert_eq!(with("ballista://sched.internal:50050/").unwrap().engine, remote);
+        assert_eq!(remote.to_string(), "ballista://sched.internal:50050");
+        for bad in ["spark://x:7077", "ballista://", "ballista://host:port"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("[run] engine") && err.contains("ballista://HOST:PORT"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ const SAMPLE: usize = 5;
 /// bronze rows).
 pub fn run(engine: &Engine, tests: &[DataTest], tables: &[(String, PathBuf)]) -> Result<Vec<DataTestResult>> {
     engine.block_on(async {
-        let ctx = engine.session();
+        let ctx = engine.session()?;
         for (name, path) in tables {
             sources::register_parquet(&ctx, name, path).await?;
         }

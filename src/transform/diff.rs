@@ -63,7 +63,7 @@ ORDER BY 1";
 
 /// Compares two customer_health tables, each a Parquet file or partition folder.
 pub async fn compare(engine: &Engine, before: &Path, after: &Path) -> Result<Diff> {
-    let ctx = engine.session();
+    let ctx = engine.session()?;
     for (name, path) in [("before", before), ("after", after)] {
         let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
         ctx.register_parquet(name, &location, ParquetReadOptions::default())

@@ -11,6 +11,8 @@
 //! which is then `scored_health` and the published customer_health, and runs the models
 //! that read it (alerts).
 
+#[cfg(feature = "ballista")]
+mod cluster;
 pub mod data_tests;
 pub mod diff;
 mod engine;
@@ -41,6 +43,8 @@ use crate::config::Pipeline;
 use crate::manifest::SavedFact;
 use crate::table::{Table, TableKind, TableSink, Written};
 
+#[cfg(feature = "ballista")]
+pub use cluster::{serve_executor, serve_scheduler, ExecutorOptions};
 pub use engine::{Engine, EngineOptions};
 use memo::Memo;
 pub use memo::{digest_of_bytes, Rerun, Saved};
@@ -352,7 +356,7 @@ pub fn realized(
 ) -> Result<Table> {
     let outcomes = outcomes(engine, pipeline, bronze, date, predictions, sink)?;
     engine.block_on(async {
-        let ctx = engine.session();
+        let ctx = engine.session()?;
         sources::register_parquet(&ctx, "predicted", predictions).await?;
         sources::register_parquet(&ctx, "outcomes", &outcomes.path).await?;
         let sql = format!(
@@ -376,14 +380,14 @@ async fn session(
     dates: &[NaiveDate],
     inputs: &Inputs,
 ) -> Result<(SessionContext, Vec<(&'static str, RecordBatch)>)> {
-    let ctx = engine.session();
-    sources::register(&ctx, &inputs.bronze, dates).await?;
-    sources::register_previous(&ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
+    let ctx = engine.session()?;
+    sources::register(engine, &ctx, &inputs.bronze, dates).await?;
+    sources::register_previous(engine, &ctx, inputs.previous.as_ref().map(|(_, file)| file.as_path())).await?;
     let as_of = match dates {
         [one] => Some(*one),
         _ => None,
     };
-    let rules = rules::register(&ctx, pipeline, as_of, inputs.previous.as_ref().map(|(d, _)| *d))?;
+    let rules = rules::register(engine, &ctx, pipeline, as_of, inputs.previous.as_ref().map(|(d, _)| *d)).await?;
     Ok((ctx, rules))
 }
 

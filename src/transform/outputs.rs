@@ -22,7 +22,7 @@ use crate::table::ReadableTable;
 
 /// A session with each of `tables` registered by name.
 pub async fn register(engine: &Engine, tables: &[ReadableTable]) -> Result<SessionContext> {
-    let ctx = engine.session();
+    let ctx = engine.session()?;
     for table in tables {
         let context = || format!("reading the published table {}", table.folder.display());
         let urls = |files: &[&std::path::PathBuf]| {

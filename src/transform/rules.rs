@@ -13,6 +13,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::prelude::SessionContext;
 
+use super::Engine;
 use crate::canonical;
 use crate::config::churn::LabelRule;
 use crate::config::scoring::{Better, Scale};
@@ -20,8 +21,21 @@ use crate::config::{self, Pipeline};
 
 /// Registers every rules table of a pipeline run as of `as_of` (None: several dates at
 /// once, which only the fact models and `run_dates` know), and returns them by name.
-pub fn register(
+pub async fn register(
+    engine: &Engine,
     ctx: &SessionContext,
+    pipeline: &Pipeline,
+    as_of: Option<NaiveDate>,
+    previous_as_of: Option<NaiveDate>,
+) -> Result<Vec<(&'static str, RecordBatch)>> {
+    let tables = tables(pipeline, as_of, previous_as_of)?;
+    for (name, table) in &tables {
+        engine.register_batch(ctx, name, table.clone()).await?;
+    }
+    Ok(tables)
+}
+
+fn tables(
     pipeline: &Pipeline,
     as_of: Option<NaiveDate>,
     previous_as_of: Option<NaiveDate>,
@@ -29,7 +43,6 @@ pub fn register(
     let s = &pipeline.scoring;
     let mut tables = Vec::new();
     let mut add = |name: &'static str, table: RecordBatch| -> Result<()> {
-        ctx.register_batch(name, table.clone())?;
         tables.push((name, table));
         Ok(())
     };

@@ -16,10 +16,10 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Date32Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::datasource::MemTable;
 use datafusion::prelude::{lit, Expr, ParquetReadOptions, SessionContext};
 use datafusion::scalar::ScalarValue;
 
+use super::Engine;
 use crate::canonical::{self, Kind};
 use crate::layout::{self, PARTITION_COLUMN};
 
@@ -30,10 +30,15 @@ pub const RUN_DATES: &str = "run_dates";
 /// whole bronze table) and `<source>` (its point-in-time view: each row once per date it
 /// is visible on, with that date as `as_of`), and `run_dates`. `bronze` gives the file of
 /// each source the pipeline has; the others are empty.
-pub async fn register(ctx: &SessionContext, bronze: &BTreeMap<String, PathBuf>, dates: &[NaiveDate]) -> Result<()> {
+pub async fn register(
+    engine: &Engine,
+    ctx: &SessionContext,
+    bronze: &BTreeMap<String, PathBuf>,
+    dates: &[NaiveDate],
+) -> Result<()> {
     let days = Date32Array::from_iter_values(dates.iter().map(|d| canonical::epoch_days(*d)));
     let schema = Arc::new(Schema::new(vec![Field::new("as_of", DataType::Date32, false)]));
-    ctx.register_batch(RUN_DATES, RecordBatch::try_new(schema, vec![Arc::new(days)])?)?;
+    engine.register_batch(ctx, RUN_DATES, RecordBatch::try_new(schema, vec![Arc::new(days)])?).await?;
     for source in canonical::SOURCES {
         let table = format!("bronze_{}", source.name);
         if let Some(path) = bronze.get(source.name) {
@@ -42,7 +47,7 @@ pub async fn register(ctx: &SessionContext, bronze: &BTreeMap<String, PathBuf>, 
                 .await
                 .with_context(|| format!("registering bronze table {}", path.display()))?;
         } else {
-            ctx.register_table(table.as_str(), Arc::new(MemTable::try_new(source.arrow_schema(), vec![vec![]])?))?;
+            engine.register_batch(ctx, &table, RecordBatch::new_empty(source.arrow_schema())).await?;
         }
         let view = ctx.sql(&point_in_time_sql(source, &table, dates)).await?.into_view();
         ctx.register_table(source.name, view)?;
@@ -112,12 +117,10 @@ const PREVIOUS_COLUMNS: [(&str, DataType); 6] = [
 pub const PREVIOUS: &str = "previous_health";
 
 /// Registers `previous_health`: the previous run's customer_health, or an empty table.
-pub async fn register_previous(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
+pub async fn register_previous(engine: &Engine, ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
     let Some(file) = file else {
         let fields: Vec<Field> = PREVIOUS_COLUMNS.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect();
-        let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
-        ctx.register_table(PREVIOUS, Arc::new(empty))?;
-        return Ok(());
+        return engine.register_batch(ctx, PREVIOUS, RecordBatch::new_empty(Arc::new(Schema::new(fields)))).await;
     };
     register_parquet(ctx, "previous_health_file", file)
         .await
