@@ -4,7 +4,7 @@
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
-    for krate in ["linfa", "linfa-logistic", "ndarray", "datafusion", "polars"] {
+    for krate in ["linfa", "linfa-logistic", "ndarray", "datafusion", "polars", "ballista-core"] {
         let needle = format!("name = \"{krate}\"\nversion = \"");
         let version = lock
             .find(&needle)

@@ -67,6 +67,13 @@ mod on_a_cluster {
     }
 
     #[test]
+    fn the_version_names_the_ballista_a_cluster_must_run() {
+        let version = stdout(&vitals().arg("--version").output().unwrap());
+        let locked = locked_version("ballista-core");
+        assert!(version.contains(&format!("Ballista {locked}")), "{version}");
+    }
+
+    #[test]
     fn a_scheduler_that_does_not_answer_is_named_and_nothing_is_published() {
         let out = tempfile::tempdir().unwrap();
         // Port 9 (discard) has no Ballista scheduler on a test machine.

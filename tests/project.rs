@@ -46,11 +46,9 @@ fn init_then_run_in_an_empty_folder_and_without_sql_dir_the_built_in_models() {
 
 #[test]
 fn the_version_names_the_engines_and_completions_are_printed() {
-    let lock = std::fs::read_to_string(repo().join("Cargo.lock")).unwrap();
     let version = stdout(&vitals().arg("--version").output().unwrap());
     for (krate, shown) in [("datafusion", "DataFusion"), ("polars", "polars"), ("linfa", "linfa")] {
-        let at = lock.find(&format!("name = \"{krate}\"\nversion = \"")).unwrap();
-        let locked = lock[at..].split('"').nth(3).unwrap();
+        let locked = locked_version(krate);
         assert!(version.contains(&format!("{shown} {locked}")), "{krate} {locked} not in: {version}");
     }
     let bash = stdout(&vitals().args(["completions", "bash"]).output().unwrap());

@@ -44,15 +44,25 @@ pub struct Cli {
 }
 
 /// `vitals --version`: with the engines it was built with, for bug reports.
-const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    "\nDataFusion ",
-    env!("VITALS_VERSION_DATAFUSION"),
-    "\npolars ",
-    env!("VITALS_VERSION_POLARS"),
-    "\nlinfa ",
-    env!("VITALS_VERSION_LINFA")
-);
+macro_rules! long_version {
+    ($($more:expr),*) => {
+        concat!(
+            env!("CARGO_PKG_VERSION"),
+            "\nDataFusion ",
+            env!("VITALS_VERSION_DATAFUSION"),
+            "\npolars ",
+            env!("VITALS_VERSION_POLARS"),
+            "\nlinfa ",
+            env!("VITALS_VERSION_LINFA")
+            $(, $more)*
+        )
+    };
+}
+/// A cluster's processes must run the same Ballista as the driver: said too.
+#[cfg(feature = "ballista")]
+const LONG_VERSION: &str = long_version!("\nBallista ", env!("VITALS_VERSION_BALLISTA_CORE"));
+#[cfg(not(feature = "ballista"))]
+const LONG_VERSION: &str = long_version!();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

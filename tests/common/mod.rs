@@ -16,6 +16,13 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The version of `krate` in Cargo.lock.
+pub fn locked_version(krate: &str) -> String {
+    let lock = std::fs::read_to_string(repo().join("Cargo.lock")).unwrap();
+    let at = lock.find(&format!("name = \"{krate}\"\nversion = \"")).unwrap();
+    lock[at..].split('"').nth(3).unwrap().to_string()
+}
+
 /// The vitals binary, run from the repository root.
 pub fn vitals() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
