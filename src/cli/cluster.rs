@@ -49,7 +49,6 @@ pub fn run(command: ClusterCommand) -> Result<()> {
     match command {
         ClusterCommand::Scheduler { bind } => engine.block_on(transform::serve_scheduler(bind)),
         ClusterCommand::Executor { scheduler, bind, advertise, cores, memory_limit, work_dir } => {
-            let cores = cores.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let options = ExecutorOptions { scheduler, bind, advertise, cores, memory_limit, work_dir };
             engine.block_on(transform::serve_executor(options))
         }

@@ -91,8 +91,8 @@ pub struct ExecutorOptions {
     /// The name the other executors and the driver reach this one by (None: the address
     /// the scheduler sees it connect from).
     pub advertise: Option<String>,
-    /// Tasks run at once.
-    pub cores: usize,
+    /// Tasks run at once (None: one per core).
+    pub cores: Option<usize>,
     /// Bytes the executor's tasks may hold together before they spill (None: Ballista's
     /// share of the machine's memory).
     pub memory_limit: Option<usize>,
@@ -103,6 +103,7 @@ pub struct ExecutorOptions {
 /// Runs a Ballista executor until the process is stopped or the scheduler tells it to.
 pub async fn serve_executor(options: ExecutorOptions) -> Result<()> {
     let (scheduler_host, scheduler_port) = options.scheduler.clone();
+    let defaults = ExecutorProcessConfig::default();
     let config = ExecutorProcessConfig {
         bind_host: options.bind.ip().to_string(),
         external_host: options.advertise.clone(),
@@ -110,10 +111,10 @@ pub async fn serve_executor(options: ExecutorOptions) -> Result<()> {
         grpc_port: options.bind.port() + 1,
         scheduler_host,
         scheduler_port,
-        vcores: options.cores,
+        vcores: options.cores.unwrap_or(defaults.vcores),
         memory_pool_size: options.memory_limit.map(|bytes| bytes as u64),
         work_dir: options.work_dir.as_ref().map(|d| d.to_string_lossy().to_string()),
-        ..ExecutorProcessConfig::default()
+        ..defaults
     };
     ballista_executor::executor_process::start_executor_process(Arc::new(config)).await.with_context(|| {
         let (host, port) = &options.scheduler;

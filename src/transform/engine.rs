@@ -38,11 +38,19 @@ pub struct Engine {
     runtime: Runtime,
     env: Arc<RuntimeEnv>,
     partitions: usize,
-    /// The Ballista scheduler queries go to (`http://HOST:PORT`); None: this process.
+    /// The Ballista cluster queries go to; None: this process.
+    cluster: Option<Remote>,
+}
+
+/// A Ballista cluster an engine sends its queries to.
+struct Remote {
+    /// Its scheduler, `http://HOST:PORT`.
     #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
-    scheduler: Option<String>,
-    /// On a cluster: the folder small tables are shipped in, and how many it holds.
-    shipped: Option<(PathBuf, AtomicUsize)>,
+    scheduler: String,
+    /// The folder small tables are shipped to the executors in.
+    shipped: PathBuf,
+    /// How many tables were shipped, for unique file names.
+    count: AtomicUsize,
 }
 
 impl Engine {
@@ -80,11 +88,11 @@ impl Engine {
             0 => cores,
             n => n,
         };
-        let mut engine = Engine { runtime, env, partitions, scheduler: None, shipped: None };
+        let mut engine = Engine { runtime, env, partitions, cluster: None };
         if on_cluster {
-            let folder = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-            engine.scheduler = Some(engine.connect(&options.cluster, cores)?);
-            engine.shipped = Some((folder, AtomicUsize::new(0)));
+            let scheduler = engine.connect(&options.cluster, cores)?;
+            let shipped = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+            engine.cluster = Some(Remote { scheduler, shipped, count: AtomicUsize::new(0) });
         }
         Ok(engine)
     }
@@ -101,7 +109,8 @@ impl Engine {
                 std::net::TcpStream::connect(&address).with_context(|| {
                     format!(
                         "--engine {cluster}: no Ballista scheduler answers at {address}; \
-                         start one there (ballista-scheduler --bind-port {port}) or check the address"
+                         start one there (`vitals cluster scheduler --bind 0.0.0.0:{port}`, or \
+                         ballista-scheduler --bind-port {port}) or check the address"
                     )
                 })?;
                 Ok(format!("http://{address}"))
@@ -128,8 +137,8 @@ impl Engine {
     /// On a cluster, its queries are planned by the scheduler and run by the executors.
     pub fn session(&self) -> Result<SessionContext> {
         #[cfg(feature = "ballista")]
-        if let Some(scheduler) = &self.scheduler {
-            return super::cluster::session(self.state(), scheduler);
+        if let Some(cluster) = &self.cluster {
+            return super::cluster::session(self.state(), &cluster.scheduler);
         }
         Ok(SessionContext::new_with_state(self.state()))
     }
@@ -151,12 +160,12 @@ impl Engine {
     /// table) in a session of this engine. A cluster's executors cannot be sent a table
     /// held in memory, so there it is written to a Parquet file they read instead.
     pub async fn register_batch(&self, ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
-        let Some((folder, shipped)) = &self.shipped else {
+        let Some(Remote { shipped: folder, count, .. }) = &self.cluster else {
             ctx.register_batch(name, batch)?;
             return Ok(());
         };
         std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
-        let file = folder.join(format!("{name}-{}.parquet", shipped.fetch_add(1, Ordering::Relaxed)));
+        let file = folder.join(format!("{name}-{}.parquet", count.fetch_add(1, Ordering::Relaxed)));
         let context = || format!("writing the table {name} for the cluster to {}", file.display());
         let mut writer =
             ArrowWriter::try_new(std::fs::File::create(&file).with_context(context)?, batch.schema(), None)?;

@@ -42,11 +42,8 @@ fn tables(
 ) -> Result<Vec<(&'static str, RecordBatch)>> {
     let s = &pipeline.scoring;
     let mut tables = Vec::new();
-    let mut add = |name: &'static str, table: RecordBatch| -> Result<()> {
-        tables.push((name, table));
-        Ok(())
-    };
-    add("params", params(pipeline, as_of, previous_as_of)?)?;
+    let mut add = |name: &'static str, table: RecordBatch| tables.push((name, table));
+    add("params", params(pipeline, as_of, previous_as_of)?);
 
     let cuts: Vec<(&str, i32, f64)> = s
         .rfm_cuts
@@ -60,7 +57,7 @@ fn tables(
             ("cut_index", Arc::new(Int32Array::from_iter_values(cuts.iter().map(|c| c.1)))),
             ("cut", Arc::new(Float64Array::from_iter_values(cuts.iter().map(|c| c.2)))),
         ])?,
-    )?;
+    );
 
     let score = |f: fn(&config::segments::Cell) -> u32| -> ArrayRef {
         Arc::new(Int32Array::from_iter_values(s.segments.iter().map(|c| f(c) as i32)))
@@ -73,7 +70,7 @@ fn tables(
             ("m_score", score(|c| c.m)),
             text("rfm_segment", s.segments.iter().map(|c| c.segment.as_str())),
         ])?,
-    )?;
+    );
 
     add(
         "metric_rules",
@@ -93,7 +90,7 @@ fn tables(
                 Arc::new(BooleanArray::from_iter(s.metrics.iter().map(|m| Some(m.better == Better::Higher)))),
             ),
         ])?,
-    )?;
+    );
 
     let points: Vec<(&str, f64, f64)> =
         s.metrics.iter().flat_map(|m| m.points.iter().map(move |p| (m.name.as_str(), p[0], p[1]))).collect();
@@ -104,7 +101,7 @@ fn tables(
             ("value", Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.1)))),
             ("score", Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.2)))),
         ])?,
-    )?;
+    );
 
     add(
         "dimension_weights",
@@ -112,7 +109,7 @@ fn tables(
             text("dimension", s.dimension_weights.iter().map(|d| d.0)),
             ("weight", Arc::new(Float64Array::from_iter_values(s.dimension_weights.iter().map(|d| d.1)))),
         ])?,
-    )?;
+    );
 
     // Higher is healthier, so "the tier fell" reads `now < before`.
     let tier_rank = |tier: &str| canonical::TIERS.iter().rev().position(|t| *t == tier).map(|r| r as i32);
@@ -123,7 +120,7 @@ fn tables(
             text("playbook", s.playbooks.values().map(String::as_str)),
             ("tier_rank", Arc::new(Int32Array::from_iter(s.playbooks.keys().map(|t| tier_rank(t))))),
         ])?,
-    )?;
+    );
 
     let bands = pipeline.churn.bands();
     add(
@@ -133,7 +130,7 @@ fn tables(
             ("band_rank", Arc::new(Int32Array::from_iter_values(0..bands.len() as i32))),
             ("min_risk", Arc::new(Float64Array::from_iter_values(bands.iter().map(|b| b.1)))),
         ])?,
-    )?;
+    );
 
     add(
         "sources",
@@ -146,7 +143,7 @@ fn tables(
                 )),
             ),
         ])?,
-    )?;
+    );
     Ok(tables)
 }
 
