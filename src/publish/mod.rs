@@ -5,6 +5,7 @@
 //! goes is the layout's business (`crate::layout`).
 
 mod drafts;
+mod encoder;
 pub mod lock;
 pub mod retention;
 pub mod snapshot;

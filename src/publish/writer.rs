@@ -1,7 +1,8 @@
 //! The one Parquet writer. Every table vitals writes goes through it, bronze included:
 //! text as plain UTF-8 strings whatever layout the engine that made it chose (string views,
 //! large strings), zstd compression, page statistics. So a column keeps one type in every
-//! partition and every reader sees the same format. A published partition's file leaves out
+//! partition and every reader sees the same format; the columns are encoded side by side
+//! ([`super::encoder`]). A published partition's file leaves out
 //! its partition column (`as_of`): the folder name says it, as Hive, Spark, DataFusion,
 //! polars, DuckDB and pyarrow expect.
 
@@ -20,6 +21,7 @@ use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use super::encoder::Encoder;
 use crate::canonical;
 use crate::layout::PARTITION_COLUMN;
 use crate::table::{Batches, Table, TableWriter, Written};
@@ -34,7 +36,7 @@ pub struct ParquetFile {
     writing: PathBuf,
     schema: SchemaRef,
     partition: Option<(usize, i32)>,
-    writer: ArrowWriter<File>,
+    writer: Encoder,
     rows: u64,
 }
 
@@ -65,6 +67,7 @@ impl ParquetFile {
             .set_statistics_enabled(EnabledStatistics::Page)
             .build();
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .and_then(Encoder::new)
             .with_context(|| format!("cannot write {}", writing.display()))?;
         Ok(ParquetFile {
             name: name.to_string(),
