@@ -48,6 +48,9 @@ fn all_of_them() -> f64 {
 /// (14.9 s against 11.5 s) for the same ROC AUC to four digits.
 const GRADIENT_TOLERANCE: f64 = 1e-4;
 
+/// Rows standardized at a time when predicting.
+const STANDARDIZED_ROWS: usize = 4096;
+
 /// Seed of the training sample: the same snapshots give the same rows, so the same model.
 const SAMPLE_SEED: u64 = 0x00C0_FFEE;
 
@@ -105,17 +108,29 @@ impl ChurnModel {
 
     /// Probability of churning within the horizon, per row of raw features.
     pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
-        let z = self.standardize(x.to_owned());
-        z.rows().into_iter().map(|row| self.risk(row)).collect()
+        let mut risk = Vec::with_capacity(x.nrows());
+        self.each_standardized(x, |z| risk.extend(z.rows().into_iter().map(|row| self.risk(row))));
+        risk
     }
 
     /// Up to three features pushing a customer's risk up most, whether the customer's value
     /// is high or low, and the contribution in log-odds (coefficient × standardized value),
     /// e.g. `avg_days_late (high) +0.84, nps (low) +0.52`.
     pub fn drivers(&self, x: ArrayView2<f64>) -> Vec<String> {
-        let z = self.standardize(x.to_owned());
         let mut pushes = Vec::new();
-        z.rows().into_iter().map(|row| self.drivers_of(row, &mut pushes)).collect()
+        let mut drivers = Vec::with_capacity(x.nrows());
+        self.each_standardized(x, |z| {
+            drivers.extend(z.rows().into_iter().map(|row| self.drivers_of(row, &mut pushes)))
+        });
+        drivers
+    }
+
+    /// Calls `f` on the rows of `x` standardized a slice at a time, in order: a copy of
+    /// every row at once would be as large as the training matrix.
+    fn each_standardized(&self, x: ArrayView2<f64>, mut f: impl FnMut(Array2<f64>)) {
+        for part in x.axis_chunks_iter(Axis(0), STANDARDIZED_ROWS) {
+            f(self.standardize(part.to_owned()));
+        }
     }
 
     /// [`Self::predict`] and [`Self::drivers`] at once, the rows split over the machine's
@@ -128,11 +143,11 @@ impl ChurnModel {
                 .axis_chunks_iter(Axis(0), chunk)
                 .map(|part| {
                     s.spawn(move || {
-                        let z = self.standardize(part.to_owned());
-                        let mut pushes = Vec::new();
-                        let risk: Vec<f64> = z.rows().into_iter().map(|row| self.risk(row)).collect();
-                        let drivers: Vec<String> =
-                            z.rows().into_iter().map(|row| self.drivers_of(row, &mut pushes)).collect();
+                        let (mut risk, mut drivers, mut pushes) = (Vec::new(), Vec::new(), Vec::new());
+                        self.each_standardized(part, |z| {
+                            risk.extend(z.rows().into_iter().map(|row| self.risk(row)));
+                            drivers.extend(z.rows().into_iter().map(|row| self.drivers_of(row, &mut pushes)));
+                        });
                         (risk, drivers)
                     })
                 })
