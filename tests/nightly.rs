@@ -193,7 +193,7 @@ fn the_same_inputs_give_the_same_bytes_on_any_number_of_partitions() {
     let (dir, pipeline) = generated(400);
     let text = std::fs::read_to_string(&pipeline).unwrap();
     let mut outputs = Vec::new();
-    for partitions in [1, 2, 5] {
+    for partitions in [1, 2, 8] {
         let file = pipeline.with_file_name(format!("partitions_{partitions}.toml"));
         std::fs::write(&file, text.replacen("[run]\n", &format!("[run]\npartitions = {partitions}\n"), 1)).unwrap();
         let out = dir.path().join(format!("out_{partitions}"));
