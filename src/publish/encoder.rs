@@ -82,6 +82,7 @@ impl Encoder {
                 }
             }
         }
+        let writers_count = writers.len();
         let jobs = Mutex::new(writers.iter_mut().zip(leaves));
         let encode_columns = || -> Result<()> {
             loop {
@@ -92,7 +93,8 @@ impl Encoder {
                 }
             }
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // No more threads than columns: a narrow table's extra ones would find no work.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(writers_count);
         std::thread::scope(|scope| {
             let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(encode_columns)).collect();
             let mut result = encode_columns();

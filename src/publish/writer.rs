@@ -2,9 +2,9 @@
 //! text as plain UTF-8 strings whatever layout the engine that made it chose (string views,
 //! large strings), zstd compression, page statistics. So a column keeps one type in every
 //! partition and every reader sees the same format; the columns are encoded side by side
-//! ([`super::encoder`]). A published partition's file leaves out
-//! its partition column (`as_of`): the folder name says it, as Hive, Spark, DataFusion,
-//! polars, DuckDB and pyarrow expect.
+//! ([`super::encoder`]). A published partition's file leaves out its partition column
+//! (`as_of`): the folder name says it, as Hive, Spark, DataFusion, polars, DuckDB and
+//! pyarrow expect.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
