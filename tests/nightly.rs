@@ -308,7 +308,10 @@ fn kill_dash_nine_inside_a_rerun_with_new_inputs_leaves_each_table_old_or_new_un
         child.kill().unwrap();
         child.wait().unwrap();
         std::fs::remove_file(&flag).ok();
-        if !alive {
+        // A run can be alive yet done publishing (the kill landed in its last milliseconds,
+        // on a busier machine than the timed run's): then its files are the rerun's whole.
+        let published = !journal.exists() && contents(&out) == new && seen_by_readers(&out) == new_seen;
+        if !alive || published {
             assert!(matches!(moment, Moment::After(_)), "the run had ended before {moment:?}");
             continue;
         }
