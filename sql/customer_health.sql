@@ -18,66 +18,130 @@
 --                       NULL for a customer the previous run did not score): score_delta
 --                       is health_score − previous_score, trend is up / down beyond
 --                       trend_threshold points, else flat
--- The dimension scores are read twice (the totals, then each customer's picks) and every
--- per-customer figure comes out of one grouping, so nothing is computed twice.
+-- Each customer's dimensions side by side: the score and weight of each dimension it has
+-- a score on (NULL without data, or at weight 0). The dimension rows are grouped once;
+-- every figure after that is computed within the customer's row.
 WITH weighted AS (
-    SELECT d.customer_id, d.dimension, d.score, w.weight
+    SELECT
+        d.customer_id,
+        MAX(CASE WHEN d.dimension = 'value' THEN d.score END) AS score_value,
+        MAX(CASE WHEN d.dimension = 'engagement' THEN d.score END) AS score_engagement,
+        MAX(CASE WHEN d.dimension = 'satisfaction' THEN d.score END) AS score_satisfaction,
+        MAX(CASE WHEN d.dimension = 'relationship' THEN d.score END) AS score_relationship,
+        MAX(CASE WHEN d.dimension = 'risk' THEN d.score END) AS score_risk,
+        MAX(CASE WHEN d.dimension = 'value' THEN w.weight END) AS weight_value,
+        MAX(CASE WHEN d.dimension = 'engagement' THEN w.weight END) AS weight_engagement,
+        MAX(CASE WHEN d.dimension = 'satisfaction' THEN w.weight END) AS weight_satisfaction,
+        MAX(CASE WHEN d.dimension = 'relationship' THEN w.weight END) AS weight_relationship,
+        MAX(CASE WHEN d.dimension = 'risk' THEN w.weight END) AS weight_risk
     FROM dimension_scores AS d
     JOIN dimension_weights AS w ON w.dimension = d.dimension
-    WHERE w.weight > 0
+    WHERE w.weight > 0 AND d.score IS NOT NULL
+    GROUP BY d.customer_id
 ),
--- Sums of weighted scores are DECIMAL, exact: the same in whatever order rows arrive.
+-- coverage: the weight that had data. Weighted scores are added as DECIMAL, exactly.
 totals AS (
     SELECT
-        customer_id,
-        CAST(SUM(CAST(weight * score AS DECIMAL(38, 12))) AS DOUBLE) / CAST(SUM(CAST(weight AS DECIMAL(38, 12))) AS DOUBLE)
-            AS raw_score,
-        CAST(SUM(CAST(weight AS DECIMAL(38, 12))) AS DOUBLE) AS coverage
+        *,
+        CAST(
+            COALESCE(CAST(weight_value AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_engagement AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_satisfaction AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_relationship AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_risk AS DECIMAL(38, 12)), 0)
+        AS DOUBLE) AS coverage,
+        CAST(
+            COALESCE(CAST(weight_value * score_value AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_engagement * score_engagement AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_satisfaction * score_satisfaction AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_relationship * score_relationship AS DECIMAL(38, 12)), 0) +
+            COALESCE(CAST(weight_risk * score_risk AS DECIMAL(38, 12)), 0)
+        AS DOUBLE) AS weighted_total
     FROM weighted
-    GROUP BY customer_id
 ),
--- Each dimension beside its customer's totals; points_to_next_tier as it is unless the
--- customer is lost (the lost are known only from customer_features, below).
+-- Each dimension's share of that weight; the health points missing to the next tier as
+-- the score stands, unless the customer is lost (known only from customer_features, below).
 shares AS (
     SELECT
-        w.customer_id,
-        w.dimension,
-        w.score,
-        w.weight / t.coverage AS share,
-        t.raw_score,
-        t.coverage,
+        t.*,
+        t.weighted_total / t.coverage AS raw_score,
+        t.weight_value / t.coverage AS share_value,
+        t.weight_engagement / t.coverage AS share_engagement,
+        t.weight_satisfaction / t.coverage AS share_satisfaction,
+        t.weight_relationship / t.coverage AS share_relationship,
+        t.weight_risk / t.coverage AS share_risk,
         CASE
-            WHEN ROUND(t.raw_score, 2) >= p.tier_healthy THEN NULL
-            WHEN ROUND(t.raw_score, 2) >= p.tier_sub_healthy THEN p.tier_healthy - ROUND(t.raw_score, 2)
-            ELSE p.tier_sub_healthy - ROUND(t.raw_score, 2)
+            WHEN ROUND(t.weighted_total / t.coverage, 2) >= p.tier_healthy THEN NULL
+            WHEN ROUND(t.weighted_total / t.coverage, 2) >= p.tier_sub_healthy
+                THEN p.tier_healthy - ROUND(t.weighted_total / t.coverage, 2)
+            ELSE p.tier_sub_healthy - ROUND(t.weighted_total / t.coverage, 2)
         END AS points_unless_lost
-    FROM weighted AS w
-    JOIN totals AS t ON t.customer_id = w.customer_id
+    FROM totals AS t
     CROSS JOIN params AS p
 ),
--- weakest: the lowest score (then the heavier share, then the name). lever: the dimension
--- that reaches the next tier with the fewest dimension points, if it has room below 100.
+-- The dimension points each dimension would need to reach the next tier on its own (NULL
+-- without room below 100 for them), and the lowest score.
+needs AS (
+    SELECT
+        *,
+        CASE WHEN score_value + points_unless_lost / share_value <= 100
+            THEN points_unless_lost / share_value END AS need_value,
+        CASE WHEN score_engagement + points_unless_lost / share_engagement <= 100
+            THEN points_unless_lost / share_engagement END AS need_engagement,
+        CASE WHEN score_satisfaction + points_unless_lost / share_satisfaction <= 100
+            THEN points_unless_lost / share_satisfaction END AS need_satisfaction,
+        CASE WHEN score_relationship + points_unless_lost / share_relationship <= 100
+            THEN points_unless_lost / share_relationship END AS need_relationship,
+        CASE WHEN score_risk + points_unless_lost / share_risk <= 100
+            THEN points_unless_lost / share_risk END AS need_risk,
+        LEAST(score_value, score_engagement, score_satisfaction, score_relationship, score_risk) AS weakest_score
+    FROM shares
+),
+picks AS (
+    SELECT
+        *,
+        GREATEST(
+            CASE WHEN score_value = weakest_score THEN share_value END,
+            CASE WHEN score_engagement = weakest_score THEN share_engagement END,
+            CASE WHEN score_satisfaction = weakest_score THEN share_satisfaction END,
+            CASE WHEN score_relationship = weakest_score THEN share_relationship END,
+            CASE WHEN score_risk = weakest_score THEN share_risk END
+        ) AS heaviest_weakest,
+        LEAST(need_value, need_engagement, need_satisfaction, need_relationship, need_risk) AS fewest_points
+    FROM needs
+),
+-- weakest: the lowest score, then the heavier share, then the name. lever: the dimension
+-- that reaches the next tier with the fewest dimension points, then the name.
 by_customer AS (
     SELECT
         customer_id,
-        MAX(raw_score) AS raw_score,
-        MAX(coverage) AS coverage,
-        MAX(CASE WHEN dimension = 'value' THEN score END) AS dim_value,
-        MAX(CASE WHEN dimension = 'engagement' THEN score END) AS dim_engagement,
-        MAX(CASE WHEN dimension = 'satisfaction' THEN score END) AS dim_satisfaction,
-        MAX(CASE WHEN dimension = 'relationship' THEN score END) AS dim_relationship,
-        MAX(CASE WHEN dimension = 'risk' THEN score END) AS dim_risk,
-        MAX(CASE WHEN dimension = 'value' THEN score * share END) AS contrib_value,
-        MAX(CASE WHEN dimension = 'engagement' THEN score * share END) AS contrib_engagement,
-        MAX(CASE WHEN dimension = 'satisfaction' THEN score * share END) AS contrib_satisfaction,
-        MAX(CASE WHEN dimension = 'relationship' THEN score * share END) AS contrib_relationship,
-        MAX(CASE WHEN dimension = 'risk' THEN score * share END) AS contrib_risk,
-        FIRST_VALUE(dimension ORDER BY score, share DESC, dimension) AS weakest_dimension,
-        FIRST_VALUE(dimension ORDER BY points_unless_lost / share, dimension) FILTER (
-            WHERE points_unless_lost IS NOT NULL AND share > 0 AND score + points_unless_lost / share <= 100
-        ) AS lever_unless_lost
-    FROM shares
-    GROUP BY customer_id
+        raw_score,
+        coverage,
+        score_value AS dim_value,
+        score_engagement AS dim_engagement,
+        score_satisfaction AS dim_satisfaction,
+        score_relationship AS dim_relationship,
+        score_risk AS dim_risk,
+        score_value * share_value AS contrib_value,
+        score_engagement * share_engagement AS contrib_engagement,
+        score_satisfaction * share_satisfaction AS contrib_satisfaction,
+        score_relationship * share_relationship AS contrib_relationship,
+        score_risk * share_risk AS contrib_risk,
+        CASE
+            WHEN score_engagement = weakest_score AND share_engagement = heaviest_weakest THEN 'engagement'
+            WHEN score_relationship = weakest_score AND share_relationship = heaviest_weakest THEN 'relationship'
+            WHEN score_risk = weakest_score AND share_risk = heaviest_weakest THEN 'risk'
+            WHEN score_satisfaction = weakest_score AND share_satisfaction = heaviest_weakest THEN 'satisfaction'
+            WHEN score_value = weakest_score AND share_value = heaviest_weakest THEN 'value'
+        END AS weakest_dimension,
+        CASE
+            WHEN need_engagement = fewest_points THEN 'engagement'
+            WHEN need_relationship = fewest_points THEN 'relationship'
+            WHEN need_risk = fewest_points THEN 'risk'
+            WHEN need_satisfaction = fewest_points THEN 'satisfaction'
+            WHEN need_value = fewest_points THEN 'value'
+        END AS lever_unless_lost
+    FROM picks
 ),
 -- Each customer with its tier: lost (CRM churn date, or inactive too long) before any score.
 tiered AS (
