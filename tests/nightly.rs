@@ -310,7 +310,8 @@ fn kill_dash_nine_inside_a_rerun_with_new_inputs_leaves_each_table_old_or_new_un
         std::fs::remove_file(&flag).ok();
         // A run can be alive yet done publishing (the kill landed in its last milliseconds,
         // on a busier machine than the timed run's): then its files are the rerun's whole.
-        let published = !journal.exists() && contents(&out) == new && seen_by_readers(&out) == new_seen;
+        let (files, seen) = (contents(&out), seen_by_readers(&out));
+        let published = !journal.exists() && files == new && seen == new_seen;
         if !alive || published {
             assert!(matches!(moment, Moment::After(_)), "the run had ended before {moment:?}");
             continue;
@@ -319,11 +320,11 @@ fn kill_dash_nine_inside_a_rerun_with_new_inputs_leaves_each_table_old_or_new_un
 
         // Each file is wholly the first run's or wholly the rerun's; readers see the first
         // run whole, as its manifest says, until the next start.
-        for (path, bytes) in contents(&out) {
-            let either = old.get(&path) == Some(&bytes) || new.get(&path) == Some(&bytes);
+        for (path, bytes) in &files {
+            let either = old.get(path) == Some(bytes) || new.get(path) == Some(bytes);
             assert!(either, "{} is neither the first run's nor the rerun's (killed {moment:?})", path.display());
         }
-        assert_eq!(seen_by_readers(&out), old_seen, "readers after a kill {moment:?}");
+        assert_eq!(seen, old_seen, "readers after a kill {moment:?}");
         let rows = manifest(&out, "2026-06-30").tables["customer_health"].rows;
         let counted =
             stdout(&vitals_out(&["query", "pipelines/sample.toml", "SELECT COUNT(*) AS n FROM customer_health"], &out));
