@@ -211,6 +211,27 @@ fn a_rule_change_reruns_only_the_models_it_reaches_and_the_drafts_are_what_a_run
     }
 }
 
+/// customer_health with the churn columns is the same table whether customer_health's
+/// model gives its rows in customer order (the churn columns are then looked up row by
+/// row) or in another (they are joined in SQL, and the rows sorted).
+#[test]
+fn the_published_customer_health_does_not_depend_on_the_order_its_model_gives() {
+    let out = copy_of_published();
+    let dir = tempfile::tempdir().unwrap();
+    let sql = copy_of_sql(dir.path());
+    let health = std::fs::read_to_string(sql.join("customer_health.sql")).unwrap();
+    assert!(health.trim_end().ends_with("ORDER BY t.customer_id"), "the shipped model orders by customer");
+    std::fs::write(sql.join("customer_health.sql"), format!("{} DESC\n", health.trim_end())).unwrap();
+    let edited =
+        sample_pipeline(dir.path(), |t| t.replace(&format!("{}/sql", repo().display()), &sql.display().to_string()));
+    let text = stdout(&vitals(&["score", edited.to_str().unwrap()], out.path()));
+    assert!(reran(&text).iter().any(|(m, _)| m == "scored_health"), "{text}");
+    let layout = OutputLayout::new(out.path());
+    let draft = std::fs::read(layout.drafts().table_file(HEALTH, day("2026-06-30"))).unwrap();
+    let published = std::fs::read(layout.table_file(HEALTH, day("2026-06-30"))).unwrap();
+    assert!(draft == published, "customer_health in reverse customer order publishes other bytes");
+}
+
 #[test]
 fn an_edited_fact_model_or_window_reruns_what_reads_it_and_says_why() {
     let out = copy_of_published();

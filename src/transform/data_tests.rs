@@ -30,7 +30,9 @@ pub fn run(engine: &Engine, tests: &[DataTest], tables: &[(String, PathBuf)]) ->
         }
         let mut results = Vec::new();
         for test in tests {
+            let started = std::time::Instant::now();
             results.push(run_one(&ctx, test).await);
+            tracing::debug!(test = test.name, seconds = started.elapsed().as_secs_f64(), "data test done");
         }
         Ok(results)
     })

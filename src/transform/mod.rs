@@ -21,6 +21,7 @@ pub mod models;
 pub mod outputs;
 pub mod rows;
 mod rules;
+mod scored;
 pub mod shipped;
 mod sources;
 
@@ -214,7 +215,14 @@ pub fn after_model(
         };
         let scored = match memo.reusable(models::SCORED, &print) {
             Some(file) => sink.adopt(table, &file, kind)?,
-            None => write(&ctx, ctx.sql(&sql).await?, table, kind, sink).await?,
+            None => {
+                let health = before.table(HEALTH).context("customer_health ran in the first pass")?;
+                let batch_rows = ctx.state().config().batch_size();
+                match scored::write(&health.path, &scores.path, batch_rows, table, kind, sink)? {
+                    Some(written) => written,
+                    None => write(&ctx, ctx.sql(&sql).await?, table, kind, sink).await?,
+                }
+            }
         };
         memo.done(models::SCORED, print, table, kind);
         sources::register_parquet(&ctx, models::SCORED, &scored.path).await?;

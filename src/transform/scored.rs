@@ -1,0 +1,112 @@
+//! customer_health with the churn model's columns, as `scored_health`: customer_health's
+//! rows streamed from its file in its order, each given its customer's churn scores by
+//! lookup. It is the LEFT JOIN … ORDER BY customer_id the second pass would otherwise run,
+//! without the join's hash table of 1M wide rows and the sort of all of them; it applies
+//! when customer_health is already in customer order (the shipped model's ORDER BY) and
+//! the churn scores have one row per customer.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchReader, UInt32Array};
+use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ProjectionMask;
+
+use crate::canonical;
+use crate::table::{TableKind, TableSink, Written};
+
+const CUSTOMER: &str = "customer_id";
+
+/// Writes `table` through `sink`: the rows of the customer_health file `health` with the
+/// churn columns of the scores file `scores` (null for a customer without scores), read
+/// in batches of `batch_rows`. None, writing nothing, when `health` is not in strictly
+/// ascending customer order or a customer has two rows of scores: the join then has to
+/// run as SQL.
+pub fn write(
+    health: &Path,
+    scores: &Path,
+    batch_rows: usize,
+    table: &str,
+    kind: TableKind,
+    sink: &dyn TableSink,
+) -> Result<Option<Written>> {
+    if !in_customer_order(health, batch_rows)? {
+        return Ok(None);
+    }
+    let scores = read_all(scores)?;
+    let ids = cast(scores.column_by_name(CUSTOMER).context("churn scores have a customer_id")?, &DataType::Utf8)?;
+    let ids = ids.as_string::<i32>();
+    let mut row_of: HashMap<&str, u32> = HashMap::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        let Some(id) = id else { continue };
+        if row_of.insert(id, row as u32).is_some() {
+            return Ok(None);
+        }
+    }
+    let churn: Vec<ArrayRef> = canonical::CHURN_COLUMNS
+        .iter()
+        .map(|(name, _)| scores.column_by_name(name).cloned().with_context(|| format!("churn scores have {name}")))
+        .collect::<Result<_>>()?;
+
+    let reader = ParquetRecordBatchReaderBuilder::try_new(open(health)?)?.with_batch_size(batch_rows).build()?;
+    let mut fields: Vec<Field> = reader.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(
+        churn.iter().zip(canonical::CHURN_COLUMNS).map(|(c, (name, _))| Field::new(name, c.data_type().clone(), true)),
+    );
+    let schema = Arc::new(Schema::new(fields));
+    let mut writer = sink.create(table, schema.clone(), kind)?;
+    for batch in reader {
+        let batch = batch.with_context(|| format!("reading {}", health.display()))?;
+        let customers =
+            cast(batch.column_by_name(CUSTOMER).context("customer_health has a customer_id")?, &DataType::Utf8)?;
+        let rows: UInt32Array =
+            customers.as_string::<i32>().iter().map(|id| id.and_then(|id| row_of.get(id).copied())).collect();
+        let mut columns = batch.columns().to_vec();
+        for column in &churn {
+            columns.push(take(column.as_ref(), &rows, None)?);
+        }
+        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+    }
+    writer.finish().map(Some)
+}
+
+/// Whether the customer_id column of the file `health` strictly ascends, without nulls.
+fn in_customer_order(health: &Path, batch_rows: usize) -> Result<bool> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open(health)?)?;
+    let Ok(column) = builder.schema().index_of(CUSTOMER) else { return Ok(false) };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
+    let mut last: Option<String> = None;
+    for batch in builder.with_projection(mask).with_batch_size(batch_rows).build()? {
+        let ids = cast(batch?.column(0), &DataType::Utf8)?;
+        let ids = ids.as_string::<i32>();
+        if ids.null_count() > 0 {
+            return Ok(false);
+        }
+        let mut previous = last.as_deref();
+        for id in ids.iter().flatten() {
+            if previous.is_some_and(|p| p >= id) {
+                return Ok(false);
+            }
+            previous = Some(id);
+        }
+        last = previous.map(str::to_string);
+    }
+    Ok(true)
+}
+
+fn read_all(path: &Path) -> Result<RecordBatch> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(open(path)?)?.build()?;
+    let schema = reader.schema();
+    let batches =
+        reader.collect::<std::result::Result<Vec<_>, _>>().with_context(|| format!("reading {}", path.display()))?;
+    Ok(concat_batches(&schema, &batches)?)
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).with_context(|| format!("opening {}", path.display()))
+}
