@@ -18,38 +18,62 @@
 --                       NULL for a customer the previous run did not score): score_delta
 --                       is health_score − previous_score, trend is up / down beyond
 --                       trend_threshold points, else flat
--- Each customer's dimensions side by side: the score and weight of each dimension it has
--- a score on (NULL without data, or at weight 0). The dimension rows are grouped once;
--- every figure after that is computed within the customer's row.
-WITH weighted AS (
+-- The weight of each dimension (NULL at weight 0), and each customer's score and weight
+-- on the dimensions it has a score on (NULL without data, or at weight 0): every figure
+-- after that is computed within the customer's row of customer_dimensions.
+WITH weights AS (
     SELECT
-        d.customer_id,
-        MAX(CASE WHEN d.dimension = 'value' THEN d.score END) AS score_value,
-        MAX(CASE WHEN d.dimension = 'engagement' THEN d.score END) AS score_engagement,
-        MAX(CASE WHEN d.dimension = 'satisfaction' THEN d.score END) AS score_satisfaction,
-        MAX(CASE WHEN d.dimension = 'relationship' THEN d.score END) AS score_relationship,
-        MAX(CASE WHEN d.dimension = 'risk' THEN d.score END) AS score_risk,
-        MAX(CASE WHEN d.dimension = 'value' THEN w.weight END) AS weight_value,
-        MAX(CASE WHEN d.dimension = 'engagement' THEN w.weight END) AS weight_engagement,
-        MAX(CASE WHEN d.dimension = 'satisfaction' THEN w.weight END) AS weight_satisfaction,
-        MAX(CASE WHEN d.dimension = 'relationship' THEN w.weight END) AS weight_relationship,
-        MAX(CASE WHEN d.dimension = 'risk' THEN w.weight END) AS weight_risk
-    FROM dimension_scores AS d
-    JOIN dimension_weights AS w ON w.dimension = d.dimension
-    WHERE w.weight > 0 AND d.score IS NOT NULL
-    GROUP BY d.customer_id
+        MAX(CASE WHEN dimension = 'value' AND weight > 0 THEN weight END) AS value,
+        MAX(CASE WHEN dimension = 'engagement' AND weight > 0 THEN weight END) AS engagement,
+        MAX(CASE WHEN dimension = 'satisfaction' AND weight > 0 THEN weight END) AS satisfaction,
+        MAX(CASE WHEN dimension = 'relationship' AND weight > 0 THEN weight END) AS relationship,
+        MAX(CASE WHEN dimension = 'risk' AND weight > 0 THEN weight END) AS risk
+    FROM dimension_weights
 ),
--- coverage: the weight that had data. Weighted scores are added as DECIMAL, exactly.
+weighted AS (
+    SELECT
+        c.customer_id,
+        c.as_of,
+        c.recency_days,
+        c.frequency,
+        c.monetary,
+        c.name,
+        c.industry,
+        c.region,
+        c.owner,
+        c.churn_date,
+        c.days_inactive,
+        c.r_score,
+        c.f_score,
+        c.m_score,
+        c.rfm_cell,
+        c.rfm_segment,
+        CASE WHEN w.value IS NOT NULL THEN c.score_value END AS score_value,
+        CASE WHEN w.engagement IS NOT NULL THEN c.score_engagement END AS score_engagement,
+        CASE WHEN w.satisfaction IS NOT NULL THEN c.score_satisfaction END AS score_satisfaction,
+        CASE WHEN w.relationship IS NOT NULL THEN c.score_relationship END AS score_relationship,
+        CASE WHEN w.risk IS NOT NULL THEN c.score_risk END AS score_risk,
+        CASE WHEN c.score_value IS NOT NULL THEN w.value END AS weight_value,
+        CASE WHEN c.score_engagement IS NOT NULL THEN w.engagement END AS weight_engagement,
+        CASE WHEN c.score_satisfaction IS NOT NULL THEN w.satisfaction END AS weight_satisfaction,
+        CASE WHEN c.score_relationship IS NOT NULL THEN w.relationship END AS weight_relationship,
+        CASE WHEN c.score_risk IS NOT NULL THEN w.risk END AS weight_risk
+    FROM customer_dimensions AS c
+    CROSS JOIN weights AS w
+),
+-- coverage: the weight that had data (NULL with none). Weighted scores are added as
+-- DECIMAL, exactly.
 totals AS (
     SELECT
         *,
-        CAST(
+        CASE WHEN COALESCE(weight_value, weight_engagement, weight_satisfaction, weight_relationship, weight_risk)
+            IS NOT NULL THEN CAST(
             COALESCE(CAST(weight_value AS DECIMAL(38, 12)), 0) +
             COALESCE(CAST(weight_engagement AS DECIMAL(38, 12)), 0) +
             COALESCE(CAST(weight_satisfaction AS DECIMAL(38, 12)), 0) +
             COALESCE(CAST(weight_relationship AS DECIMAL(38, 12)), 0) +
             COALESCE(CAST(weight_risk AS DECIMAL(38, 12)), 0)
-        AS DOUBLE) AS coverage,
+        AS DOUBLE) END AS coverage,
         CAST(
             COALESCE(CAST(weight_value * score_value AS DECIMAL(38, 12)), 0) +
             COALESCE(CAST(weight_engagement * score_engagement AS DECIMAL(38, 12)), 0) +
@@ -115,6 +139,21 @@ picks AS (
 by_customer AS (
     SELECT
         customer_id,
+        as_of,
+        recency_days,
+        frequency,
+        monetary,
+        name,
+        industry,
+        region,
+        owner,
+        churn_date,
+        days_inactive,
+        r_score,
+        f_score,
+        m_score,
+        rfm_cell,
+        rfm_segment,
         raw_score,
         coverage,
         score_value AS dim_value,
@@ -146,18 +185,23 @@ by_customer AS (
 -- Each customer with its tier: lost (CRM churn date, or inactive too long) before any score.
 tiered AS (
     SELECT
-        f.customer_id,
-        f.as_of,
-        f.recency_days,
-        f.frequency,
-        f.monetary,
-        f.name,
-        f.industry,
-        f.region,
-        f.owner,
+        b.customer_id,
+        b.as_of,
+        b.recency_days,
+        b.frequency,
+        b.monetary,
+        b.name,
+        b.industry,
+        b.region,
+        b.owner,
+        b.r_score,
+        b.f_score,
+        b.m_score,
+        b.rfm_cell,
+        b.rfm_segment,
         ROUND(b.raw_score, 2) AS health_score,
         CASE
-            WHEN f.churn_date IS NOT NULL OR f.days_inactive > p.lost_after_days THEN 'lost'
+            WHEN b.churn_date IS NOT NULL OR b.days_inactive > p.lost_after_days THEN 'lost'
             WHEN ROUND(b.raw_score, 2) >= p.tier_healthy THEN 'healthy'
             WHEN ROUND(b.raw_score, 2) >= p.tier_sub_healthy THEN 'sub_healthy'
             ELSE 'at_risk'
@@ -175,9 +219,8 @@ tiered AS (
         b.contrib_risk,
         b.weakest_dimension,
         b.lever_unless_lost
-    FROM customer_features AS f
+    FROM by_customer AS b
     CROSS JOIN params AS p
-    LEFT JOIN by_customer AS b ON b.customer_id = f.customer_id
 )
 SELECT
     t.customer_id,
@@ -185,11 +228,11 @@ SELECT
     t.recency_days,
     t.frequency,
     t.monetary,
-    r.r_score,
-    r.f_score,
-    r.m_score,
-    r.rfm_cell,
-    r.rfm_segment,
+    t.r_score,
+    t.f_score,
+    t.m_score,
+    t.rfm_cell,
+    t.rfm_segment,
     t.health_score,
     t.health_tier,
     pb.playbook AS tier_playbook,
@@ -227,7 +270,6 @@ SELECT
     ph.health_tier <> t.health_tier AS tier_changed
 FROM tiered AS t
 CROSS JOIN params AS p
-JOIN customer_rfm AS r ON r.customer_id = t.customer_id
 JOIN tier_playbooks AS pb ON pb.health_tier = t.health_tier
 LEFT JOIN previous_health AS ph ON ph.customer_id = t.customer_id
 ORDER BY t.customer_id

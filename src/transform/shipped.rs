@@ -9,11 +9,12 @@ macro_rules! shipped {
 }
 
 /// Each shipped model: its name (the table it produces) and its SQL.
-pub const SHIPPED: [(&str, &str); 16] = shipped![
+pub const SHIPPED: [(&str, &str); 17] = shipped![
     "alert_events",
     "alerts",
     "churn_features",
     "churn_labels",
+    "customer_dimensions",
     "customer_features",
     "customer_health",
     "customer_metrics",
