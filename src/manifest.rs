@@ -93,6 +93,17 @@ pub struct SavedFacts {
     /// The run that saved them (its `started_at`), which the committed manifest must name.
     pub run: String,
     pub models: BTreeMap<String, SavedFact>,
+    /// Each data test's result, with the digest of what it read (its definition and the
+    /// tables it names), so a re-score reuses the result of a test over unchanged tables.
+    #[serde(default)]
+    pub tests: BTreeMap<String, SavedTest>,
+}
+
+/// One data test's result and the digest of what it read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedTest {
+    pub digest: String,
+    pub result: DataTestResult,
 }
 
 /// One saved model table: its fingerprint and where the run keeps it.

@@ -21,10 +21,13 @@ use crate::config::Pipeline;
 use crate::contract;
 use crate::ingest;
 use crate::layout::OutputLayout;
-use crate::manifest::{ChurnReport, DataTestResult, Manifest, Realized, SavedFacts, ScoringReport, TableReport};
+use crate::manifest::{
+    ChurnReport, DataTestResult, Manifest, Realized, SavedFacts, SavedTest, ScoringReport, TableReport,
+};
 use crate::model::{self, Artifact};
 use crate::publish::{self, lock, Drafts, Staging};
 use crate::table::{text_column, Batches, Table, TableKind, TableSink, Written};
+use crate::transform::data_tests::Tested;
 use crate::transform::{self, Engine, EngineOptions, Inputs, Pass, Rerun, Saved};
 
 /// Where and when a run happens, after command-line overrides.
@@ -89,9 +92,16 @@ pub mod exit {
 #[error("{0}")]
 pub struct DataTestsFailed(String);
 
-/// Runs the pipeline's data tests over `scored`.
-fn test_data(engine: &Engine, pipeline: &Pipeline, scored: &Scored, inputs: &Inputs) -> Result<Vec<DataTestResult>> {
-    transform::data_tests::run(engine, &pipeline.tests, &scored.testable(inputs))
+/// Runs the pipeline's data tests over `scored`, taking from `saved` the result of a test
+/// over the same tables.
+fn test_data(
+    engine: &Engine,
+    pipeline: &Pipeline,
+    scored: &Scored,
+    inputs: &Inputs,
+    saved: &BTreeMap<String, SavedTest>,
+) -> Result<Tested> {
+    transform::data_tests::run(engine, &pipeline.tests, &scored.testable(inputs), &scored.digests(), saved)
 }
 
 /// One data test's failure, for a person.
@@ -200,6 +210,17 @@ impl Scored {
             tables.insert(name.to_string(), w.path.clone());
         }
         tables.into_iter().collect()
+    }
+
+    /// The digest of every table the data tests can name, by that name (customer_health:
+    /// the one with the churn columns).
+    fn digests(&self) -> BTreeMap<String, String> {
+        let mut digests = self.before.digests.clone();
+        digests.extend(self.after.digests.clone());
+        if let Some(scored) = digests.get(transform::models::SCORED).cloned() {
+            digests.insert(HEALTH.to_string(), scored);
+        }
+        digests
     }
 
     /// The tables of both passes the pipeline publishes, in its order.
@@ -581,14 +602,6 @@ fn publish_run(
     let mut scored = score(&engine, pipeline, as_of, &inputs, plan, &staging, &bar)?;
     scored.churn.realized = realized;
     *scored.stage_seconds.entry("model".to_string()).or_default() += realized_seconds;
-    let mut facts = SavedFacts { run: inputs.ingest_run.clone(), models: scored.before.facts.clone() };
-    facts.models.extend(scored.after.facts.clone());
-    staging.write_file(
-        OutputLayout::facts_table(),
-        OutputLayout::fingerprints_file_name(),
-        &serde_json::to_vec_pretty(&facts)?,
-    )?;
-
     bar.set_message("publish: committing");
     let started = Instant::now();
     let mut tables: BTreeMap<String, TableReport> = BTreeMap::new();
@@ -612,7 +625,16 @@ fn publish_run(
             &model::to_json(artifact)?,
         )?;
     }
-    let data_tests = test_data(&engine, pipeline, &scored, &inputs)?;
+    let Tested { results: data_tests, saved: tests, .. } =
+        test_data(&engine, pipeline, &scored, &inputs, &BTreeMap::new())?;
+    let mut models = scored.before.facts.clone();
+    models.extend(scored.after.facts.clone());
+    let facts = SavedFacts { run: inputs.ingest_run.clone(), models, tests };
+    staging.write_file(
+        OutputLayout::facts_table(),
+        OutputLayout::fingerprints_file_name(),
+        &serde_json::to_vec_pretty(&facts)?,
+    )?;
     let failed_warn_tests = data_test_gate(pipeline, &data_tests)?;
     for warning in &failed_warn_tests {
         tracing::warn!("{warning}");
@@ -707,6 +729,9 @@ pub struct Rescored {
     pub unsaved: Option<String>,
     /// The pipeline's data tests over the drafts (none fails the re-score).
     pub data_tests: Vec<DataTestResult>,
+    /// How many of them tested tables the run had tested, unchanged: their results are
+    /// the run's.
+    pub data_tests_reused: usize,
 }
 
 impl Rescored {
@@ -732,9 +757,9 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
     let (as_of, bronze) = ingested(pipeline, &out, as_of)?;
     let previous = previous_health(&out, as_of);
     let ingest_run = run_id(&out, as_of).unwrap_or_default();
-    let (saved, unsaved) = match saved_facts(&out, as_of, &ingest_run) {
-        Ok(saved) => (Some(saved), None),
-        Err(why) => (None, Some(why)),
+    let (saved, saved_tests, unsaved) = match saved_facts(&out, as_of, &ingest_run) {
+        Ok((saved, tests)) => (Some(saved), tests, None),
+        Err(why) => (None, BTreeMap::new(), Some(why)),
     };
     let inputs = Inputs {
         bronze,
@@ -753,13 +778,23 @@ pub fn rescore(pipeline: &Pipeline, out: &Path, as_of: Option<NaiveDate>) -> Res
     let fallen_back = label_fallback(pipeline, &inputs)?;
     let pipeline = fallen_back.as_ref().unwrap_or(pipeline);
     let scored = score(&engine, pipeline, as_of, &inputs, plan, &drafts, &ProgressBar::hidden())?;
-    let data_tests = test_data(&engine, pipeline, &scored, &inputs)?;
+    let tested = test_data(&engine, pipeline, &scored, &inputs, &saved_tests)?;
     let drafts = scored.published(pipeline).cloned().collect();
     let mut reused = scored.before.reused;
     reused.extend(scored.after.reused);
     let mut reran = scored.before.reran;
     reran.extend(scored.after.reran);
-    Ok(Rescored { as_of, drafts, model, seconds: started.elapsed().as_secs_f64(), reused, reran, unsaved, data_tests })
+    Ok(Rescored {
+        as_of,
+        drafts,
+        model,
+        seconds: started.elapsed().as_secs_f64(),
+        reused,
+        reran,
+        unsaved,
+        data_tests: tested.results,
+        data_tests_reused: tested.reused,
+    })
 }
 
 /// The ingest a re-score reads: as of `as_of` (default: the newest), with each source's
@@ -846,13 +881,9 @@ fn run_id(out: &OutputLayout, date: NaiveDate) -> Option<String> {
     Manifest::read(&out.manifest_file(date)).ok().map(|m| m.started_at)
 }
 
-/// The tables the committed run as of `as_of` (started at `run`) saved, by model; Err says
-/// why there are none to use.
-fn saved_facts(
-    out: &OutputLayout,
-    as_of: NaiveDate,
-    run: &str,
-) -> std::result::Result<BTreeMap<String, Saved>, String> {
+/// The tables the committed run as of `as_of` (started at `run`) saved, by model, and its
+/// data tests' results; Err says why there are none to use.
+fn saved_facts(out: &OutputLayout, as_of: NaiveDate, run: &str) -> std::result::Result<SavedRun, String> {
     if out.staging(as_of).journal_file().exists() {
         // Its files may be half moved in: the next run finishes the publish.
         return Err(format!("the run as of {as_of} has not finished publishing"));
@@ -869,12 +900,16 @@ fn saved_facts(
         true => out.table_file(table, as_of),
         false => out.fact_file(table, as_of),
     };
-    Ok(facts
+    let models = facts
         .models
         .into_iter()
         .map(|(model, f)| (model, Saved { file: place(&f.table, f.published), fingerprint: f.fingerprint }))
-        .collect())
+        .collect();
+    Ok((models, facts.tests))
 }
+
+/// What a run saved for re-scoring: its model tables and its data tests' results.
+type SavedRun = (BTreeMap<String, Saved>, BTreeMap<String, SavedTest>);
 
 /// Holds each table about to be published to its contract (docs/tables.md): a break the
 /// pipeline does not allow refuses the run, naming table and column, before anything is

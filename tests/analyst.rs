@@ -232,6 +232,44 @@ fn the_published_customer_health_does_not_depend_on_the_order_its_model_gives() 
     assert!(draft == published, "customer_health in reverse customer order publishes other bytes");
 }
 
+/// A re-score takes the run's result of a data test over tables the rules left as they
+/// were (a failing one too, as the run found it), and runs again a test whose table or
+/// definition changed.
+#[test]
+fn a_rescore_runs_again_only_the_data_tests_whose_tables_or_definition_changed() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let tested = |t: String, max: &str| {
+        format!("{t}\n[[tests]]\ntable = \"invoices\"\ncolumn = \"amount\"\ntest = \"range\"\nmin = 0\nmax = {max}\nseverity = \"warn\"\n")
+    };
+    let pipeline = sample_pipeline(dirs[0].path(), |t| tested(t, "10"));
+    let reweighted = sample_pipeline(dirs[1].path(), |t| {
+        tested(t.replace("value = 0.30", "value = 0.40").replace("engagement = 0.20", "engagement = 0.10"), "10")
+    });
+    let widened = sample_pipeline(dirs[2].path(), |t| tested(t, "1e12"));
+    let out = tempfile::tempdir().unwrap();
+    stdout(&vitals(&["run", pipeline.to_str().unwrap(), "--quiet"], out.path()));
+    let manifest = manifest(out.path(), "2026-06-30");
+    let amounts = manifest.data_tests.iter().find(|r| r.test == "range_invoices_amount").unwrap();
+    assert!(amounts.failed() && amounts.failing_rows > 0, "{amounts:?}");
+    let tests = manifest.data_tests.len();
+
+    let unchanged = stdout(&vitals(&["score", pipeline.to_str().unwrap()], out.path()));
+    assert!(unchanged.contains(&format!("({tests} of them the run's results")), "{unchanged}");
+    assert!(
+        unchanged.contains(&vitals::runner::data_test_line(amounts)),
+        "the run's failure, as it found it: {unchanged}"
+    );
+
+    // customer_health and what reads it changed; the invoices did not.
+    let rescored = stdout(&vitals(&["score", reweighted.to_str().unwrap()], out.path()));
+    assert!(rescored.contains("(2 of them the run's results"), "{rescored}");
+    assert!(rescored.contains(&vitals::runner::data_test_line(amounts)), "{rescored}");
+
+    let passing = stdout(&vitals(&["score", widened.to_str().unwrap()], out.path()));
+    assert!(passing.contains(&format!("({} of them the run's results", tests - 1)), "{passing}");
+    assert!(!passing.contains("range_invoices_amount"), "the widened range runs again, and passes: {passing}");
+}
+
 #[test]
 fn an_edited_fact_model_or_window_reruns_what_reads_it_and_says_why() {
     let out = copy_of_published();

@@ -364,7 +364,7 @@ fn run_pipeline(
         if let Some(note) = &churn.label_note {
             println!("  churn label: {note}");
         }
-        print_failed_data_tests(&manifest.data_tests);
+        print_failed_data_tests(&manifest.data_tests, 0);
         let alerts: Vec<String> = manifest.alerts.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
         match &manifest.previous_as_of {
             Some(previous) => println!("  compared with {previous}; alerts: {}", alerts.join(", ")),
@@ -438,14 +438,19 @@ fn print_rescored(rescored: &runner::Rescored, pipeline: &Pipeline) {
     for draft in &rescored.drafts {
         println!("  draft {:<18} {:>10} rows  {}", draft.name, draft.rows, draft.path.display());
     }
-    print_failed_data_tests(&rescored.data_tests);
+    print_failed_data_tests(&rescored.data_tests, rescored.data_tests_reused);
 }
 
 /// How the data tests went, and each that failed (a run gets here only when none of
-/// severity error did; a re-score lists those too).
-fn print_failed_data_tests(results: &[crate::manifest::DataTestResult]) {
+/// severity error did; a re-score lists those too, and how many results it took from the
+/// run: `reused`).
+fn print_failed_data_tests(results: &[crate::manifest::DataTestResult], reused: usize) {
     let count = |status: &str| results.iter().filter(|r| r.status == status).count();
-    println!("  data tests: {} passed, {} failed, {} skipped", count("pass"), count("fail"), count("skipped"));
+    let reused = match reused {
+        0 => String::new(),
+        n => format!(" ({n} of them the run's results: the tables they test are unchanged)"),
+    };
+    println!("  data tests: {} passed, {} failed, {} skipped{reused}", count("pass"), count("fail"), count("skipped"));
     for r in results.iter().filter(|r| r.failed()) {
         println!("    {}", runner::data_test_line(r));
     }

@@ -1,6 +1,7 @@
 //! The data tests run over a run's tables before they are published: each test becomes
 //! one query for its failing rows, counted, with the smallest five keys as a sample.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,29 +14,79 @@ use datafusion::prelude::SessionContext;
 use super::{sources, Engine};
 use crate::canonical;
 use crate::config::data_tests::{Check, DataTest};
-use crate::manifest::DataTestResult;
+use crate::manifest::{DataTestResult, SavedTest};
 use crate::table::{text_column, Table};
 
 /// The published table of test results.
 pub const DATA_TESTS: &str = "data_tests";
 const SAMPLE: usize = 5;
 
+/// The results of a pipeline's data tests.
+pub struct Tested {
+    pub results: Vec<DataTestResult>,
+    /// Each result with the digest of what its test read, for a later re-score to reuse.
+    pub saved: BTreeMap<String, SavedTest>,
+    /// How many results were taken from `saved` rather than run.
+    pub reused: usize,
+}
+
 /// Runs `tests` over `tables` (name → Parquet file: the models' tables and the sources'
-/// bronze rows).
-pub fn run(engine: &Engine, tests: &[DataTest], tables: &[(String, PathBuf)]) -> Result<Vec<DataTestResult>> {
+/// bronze rows, whose content `digests` stand for), except a test whose `saved` result
+/// was over the very same tables: that result is taken as it is.
+pub fn run(
+    engine: &Engine,
+    tests: &[DataTest],
+    tables: &[(String, PathBuf)],
+    digests: &BTreeMap<String, String>,
+    saved: &BTreeMap<String, SavedTest>,
+) -> Result<Tested> {
     engine.block_on(async {
         let ctx = engine.session()?;
         for (name, path) in tables {
             sources::register_parquet(&ctx, name, path).await?;
         }
-        let mut results = Vec::new();
+        let mut tested = Tested { results: Vec::new(), saved: BTreeMap::new(), reused: 0 };
         for test in tests {
             let started = std::time::Instant::now();
-            results.push(run_one(&ctx, test).await);
+            let digest = digest(test, digests);
+            let result = match (&digest, saved.get(&test.name)) {
+                (Some(now), Some(before)) if before.digest == *now => {
+                    tested.reused += 1;
+                    before.result.clone()
+                }
+                _ => run_one(&ctx, test).await,
+            };
             tracing::debug!(test = test.name, seconds = started.elapsed().as_secs_f64(), "data test done");
+            if let Some(digest) = digest {
+                tested.saved.insert(test.name.clone(), SavedTest { digest, result: result.clone() });
+            }
+            tested.results.push(result);
         }
-        Ok(results)
+        Ok(tested)
     })
+}
+
+/// The tables `test` names (none for an SQL test: its query names them).
+fn named_tables(test: &DataTest) -> Vec<&str> {
+    match &test.check {
+        Check::Sql { .. } => Vec::new(),
+        Check::Relationships { to, .. } => vec![test.table.as_str(), to.as_str()],
+        _ => vec![test.table.as_str()],
+    }
+}
+
+/// What `test` reads, as one digest: its definition and the digest of each table it
+/// names. None for an SQL test, which may read any table, and for a test of a table
+/// without a digest.
+fn digest(test: &DataTest, digests: &BTreeMap<String, String>) -> Option<String> {
+    if matches!(test.check, Check::Sql { .. }) {
+        return None;
+    }
+    let mut parts = vec![format!("{test:?}")];
+    for table in named_tables(test) {
+        parts.push(format!("{table}={}", digests.get(table)?));
+    }
+    Some(super::digest_of(&parts.iter().map(String::as_str).collect::<Vec<_>>()))
 }
 
 async fn run_one(ctx: &SessionContext, test: &DataTest) -> DataTestResult {
@@ -50,12 +101,7 @@ async fn run_one(ctx: &SessionContext, test: &DataTest) -> DataTestResult {
         failing_keys: Vec::new(),
         detail: None,
     };
-    let needed: Vec<&str> = match &test.check {
-        Check::Sql { .. } => Vec::new(),
-        Check::Relationships { to, .. } => vec![test.table.as_str(), to.as_str()],
-        _ => vec![test.table.as_str()],
-    };
-    if let Some(missing) = needed.iter().find(|t| !ctx.table_exist(**t).unwrap_or(false)) {
+    if let Some(missing) = named_tables(test).iter().find(|t| !ctx.table_exist(**t).unwrap_or(false)) {
         result.status = "skipped".to_string();
         result.detail = Some(format!("the run has no table {missing}"));
         return result;

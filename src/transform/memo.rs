@@ -42,7 +42,7 @@ pub struct Rerun {
 /// The fingerprints of one session's tables, and what was reused or run again.
 pub struct Memo<'a> {
     /// The digest of every table a model can name.
-    tables: BTreeMap<String, String>,
+    pub tables: BTreeMap<String, String>,
     /// The digest of each `params` column.
     params: BTreeMap<String, String>,
     /// What a run saved, when this is a re-score.
@@ -169,7 +169,7 @@ pub fn digest_of_bytes(bytes: &[u8]) -> String {
 }
 
 /// A digest of text parts, each ended so that ("ab", "c") and ("a", "bc") differ.
-fn digest_of(parts: &[&str]) -> String {
+pub fn digest_of(parts: &[&str]) -> String {
     let mut text = String::new();
     for part in parts {
         text.push_str(part);

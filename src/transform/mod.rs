@@ -48,7 +48,7 @@ use crate::table::{Table, TableKind, TableSink, Written};
 pub use cluster::{serve_executor, serve_scheduler, ExecutorOptions};
 pub use engine::{Engine, EngineOptions};
 use memo::Memo;
-pub use memo::{digest_of_bytes, Rerun, Saved};
+pub use memo::{digest_of, digest_of_bytes, Rerun, Saved};
 
 /// What the SQL models read besides the pipeline's rules.
 #[derive(Debug, Clone, Default)]
@@ -82,12 +82,14 @@ pub struct Pass {
     /// In a re-score: the models read from the run's saved tables, and those run again.
     pub reused: Vec<String>,
     pub reran: Vec<Rerun>,
+    /// The digest of every table the pass's models could name (sources, rules, models).
+    pub digests: BTreeMap<String, String>,
 }
 
 impl Pass {
     fn of(tables: Vec<Written>, model_seconds: BTreeMap<String, f64>, memo: Memo) -> Pass {
-        let Memo { facts, reused, reran, .. } = memo;
-        Pass { tables, model_seconds, customers_with_data: BTreeMap::new(), facts, reused, reran }
+        let Memo { tables: digests, facts, reused, reran, .. } = memo;
+        Pass { tables, model_seconds, customers_with_data: BTreeMap::new(), facts, reused, reran, digests }
     }
 }
 
