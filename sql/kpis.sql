@@ -12,7 +12,7 @@
 --   new_customer_revenue_share  revenue from customers first invoiced in the period / revenue
 --   cross_sell_rate             buyers of more than one product line / buyers, in the period
 -- A ratio with nothing to divide by is NULL. The per-customer figures come from
--- customer_period.sql.
+-- customer_kpi_facts.sql (over customer_period.sql).
 WITH facts AS (
     SELECT
         h.customer_id,
@@ -21,25 +21,21 @@ WITH facts AS (
         h.rfm_segment,
         COALESCE(h.industry, '(unknown)') AS industry,
         COALESCE(h.region, '(unknown)') AS region,
-        COALESCE(c.nps_answers, 0) AS nps_answers,
-        COALESCE(c.promoters, 0) AS promoters,
-        COALESCE(c.detractors, 0) AS detractors,
-        COALESCE(c.csat_answers, 0) AS csat_answers,
-        COALESCE(c.satisfied, 0) AS satisfied,
-        COALESCE(LEAST(f.first_invoice_date, f.signup_date), f.first_invoice_date, f.signup_date)
-            <= p.as_of - p.window_days
-          AND (f.churn_date IS NULL OR f.churn_date > p.as_of - p.window_days) AS at_start,
-        f.churn_date IS NOT NULL AND f.churn_date > p.as_of - p.window_days AS churned_in_period,
-        -- Amounts and scores as DECIMAL: their sums are exact, the same in any order.
-        COALESCE(c.period_revenue, 0) AS period_revenue,
-        COALESCE(c.prior_revenue, 0) AS prior_revenue,
+        k.nps_answers,
+        k.promoters,
+        k.detractors,
+        k.csat_answers,
+        k.satisfied,
+        k.at_start,
+        k.churned_in_period,
+        k.period_revenue,
+        k.prior_revenue,
+        -- Scores as DECIMAL: their sums are exact, the same in any order.
         CAST(h.health_score AS DECIMAL(38, 2)) AS health_score_exact,
-        f.first_invoice_date > p.as_of - p.window_days AS new_customer,
-        COALESCE(c.product_lines, 0) AS product_lines
+        k.new_customer,
+        k.product_lines
     FROM customer_health AS h
-    JOIN customer_features AS f ON f.customer_id = h.customer_id
-    CROSS JOIN params AS p
-    LEFT JOIN customer_period AS c ON c.customer_id = h.customer_id
+    JOIN customer_kpi_facts AS k ON k.customer_id = h.customer_id
 ),
 -- Each customer once per grouping. A join with the list of groupings reads facts once; a
 -- UNION of five SELECTs over it would compute facts (and scan the invoices) five times.

@@ -9,7 +9,7 @@ macro_rules! shipped {
 }
 
 /// Each shipped model: its name (the table it produces) and its SQL.
-pub const SHIPPED: [(&str, &str); 17] = shipped![
+pub const SHIPPED: [(&str, &str); 18] = shipped![
     "alert_events",
     "alerts",
     "churn_features",
@@ -17,6 +17,7 @@ pub const SHIPPED: [(&str, &str); 17] = shipped![
     "customer_dimensions",
     "customer_features",
     "customer_health",
+    "customer_kpi_facts",
     "customer_metrics",
     "customer_period",
     "customer_rfm",
