@@ -86,7 +86,7 @@ fn digest(test: &DataTest, digests: &BTreeMap<String, String>) -> Option<String>
     for table in named_tables(test) {
         parts.push(format!("{table}={}", digests.get(table)?));
     }
-    Some(super::digest_of(&parts.iter().map(String::as_str).collect::<Vec<_>>()))
+    Some(super::memo::digest_of(&parts.iter().map(String::as_str).collect::<Vec<_>>()))
 }
 
 async fn run_one(ctx: &SessionContext, test: &DataTest) -> DataTestResult {

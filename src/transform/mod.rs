@@ -48,7 +48,7 @@ use crate::table::{Table, TableKind, TableSink, Written};
 pub use cluster::{serve_executor, serve_scheduler, ExecutorOptions};
 pub use engine::{Engine, EngineOptions};
 use memo::Memo;
-pub use memo::{digest_of, digest_of_bytes, Rerun, Saved};
+pub use memo::{digest_of_bytes, Rerun, Saved};
 
 /// What the SQL models read besides the pipeline's rules.
 #[derive(Debug, Clone, Default)]
