@@ -74,15 +74,11 @@ answers AS (
     CROSS JOIN params AS p
     WHERE s.response_date > s.as_of - p.window_days
     GROUP BY s.as_of, s.customer_id
-),
-keys AS (
-    SELECT as_of, customer_id FROM billed
-    UNION
-    SELECT as_of, customer_id FROM answers
 )
+-- A customer with invoices, answers or both: the full join keeps each once.
 SELECT
-    k.customer_id,
-    k.as_of,
+    COALESCE(b.customer_id, a.customer_id) AS customer_id,
+    COALESCE(b.as_of, a.as_of) AS as_of,
     b.first_invoice_date,
     b.last_invoice_date,
     COALESCE(b.invoices_to_date, 0) AS invoices_to_date,
@@ -104,8 +100,7 @@ SELECT
     COALESCE(a.csat_answers, 0) AS csat_answers,
     COALESCE(a.csat_total, 0) AS csat_total,
     COALESCE(a.satisfied, 0) AS satisfied
-FROM keys AS k
-LEFT JOIN billed AS b ON b.as_of = k.as_of AND b.customer_id = k.customer_id
-LEFT JOIN months AS mo ON mo.as_of = k.as_of AND mo.customer_id = k.customer_id
-LEFT JOIN lines AS li ON li.as_of = k.as_of AND li.customer_id = k.customer_id
-LEFT JOIN answers AS a ON a.as_of = k.as_of AND a.customer_id = k.customer_id
+FROM billed AS b
+LEFT JOIN months AS mo ON mo.as_of = b.as_of AND mo.customer_id = b.customer_id
+LEFT JOIN lines AS li ON li.as_of = b.as_of AND li.customer_id = b.customer_id
+FULL JOIN answers AS a ON a.as_of = b.as_of AND a.customer_id = b.customer_id

@@ -17,6 +17,8 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use tokio::runtime::Runtime;
 
+use super::build_side;
+
 use crate::config::Cluster;
 
 /// How the engine may use the machine.
@@ -153,6 +155,7 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(self.env.clone())
             .with_default_features()
+            .with_physical_optimizer_rules(build_side::physical_rules())
             .build()
     }
 

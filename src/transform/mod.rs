@@ -11,6 +11,7 @@
 //! which is then `scored_health` and the published customer_health, and runs the models
 //! that read it (alerts).
 
+mod build_side;
 #[cfg(feature = "ballista")]
 mod cluster;
 pub mod data_tests;
