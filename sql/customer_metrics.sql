@@ -29,21 +29,35 @@ ruled AS (
     JOIN metric_rules AS r ON r.metric = v.metric
     WHERE v.value IS NOT NULL
 ),
--- Both scales carry the customer's row along, so the scores need no join back to it.
-percentile AS (
+-- Both scales carry the customer's row along, so the scores need no join back to it. The
+-- windows run over the rows in goodness order and hold none of them: the customers tied
+-- with a row are those up to it with its goodness (the running count includes them) less
+-- those strictly worse (its rank - 1), and n comes from the count per metric.
+customers_per_metric AS (
+    SELECT metric, COUNT(*) AS n FROM ruled WHERE scale = 'percentile' GROUP BY metric
+),
+ranked AS (
     SELECT
         customer_id,
         dimension,
         metric,
         value,
         weight,
-        100.0 * (
-            (RANK() OVER (PARTITION BY metric ORDER BY goodness) - 1)
-            + (CUME_DIST() OVER (PARTITION BY metric ORDER BY goodness) * COUNT(*) OVER (PARTITION BY metric)
-               - (RANK() OVER (PARTITION BY metric ORDER BY goodness) - 1)) / 2.0
-        ) / COUNT(*) OVER (PARTITION BY metric) AS score
+        RANK() OVER (PARTITION BY metric ORDER BY goodness) - 1 AS worse,
+        COUNT(*) OVER (PARTITION BY metric ORDER BY goodness) AS up_to_tied
     FROM ruled
     WHERE scale = 'percentile'
+),
+percentile AS (
+    SELECT
+        r.customer_id,
+        r.dimension,
+        r.metric,
+        r.value,
+        r.weight,
+        100.0 * (r.worse + (r.up_to_tied - r.worse) / 2.0) / c.n AS score
+    FROM customers_per_metric AS c
+    JOIN ranked AS r ON r.metric = c.metric
 ),
 segments AS (
     SELECT
@@ -55,22 +69,25 @@ segments AS (
         ROW_NUMBER() OVER (PARTITION BY metric ORDER BY value) AS k
     FROM metric_points
 ),
+-- The few segments, with their metric's rule, are the join's small side: every metric
+-- value streams past them.
 thresholds AS (
     SELECT
-        r.customer_id,
+        v.customer_id,
         r.dimension,
-        r.metric,
-        r.value,
+        v.metric,
+        v.value,
         r.weight,
         CASE
-            WHEN r.value < s.x0 OR s.x1 IS NULL THEN s.s0
-            ELSE s.s0 + (s.s1 - s.s0) * (r.value - s.x0) / (s.x1 - s.x0)
+            WHEN v.value < s.x0 OR s.x1 IS NULL THEN s.s0
+            ELSE s.s0 + (s.s1 - s.s0) * (v.value - s.x0) / (s.x1 - s.x0)
         END AS score
-    FROM ruled AS r
-    JOIN segments AS s
-      ON s.metric = r.metric
-     AND ((s.k = 1 AND r.value < s.x0) OR (r.value >= s.x0 AND (s.x1 IS NULL OR r.value < s.x1)))
-    WHERE r.scale = 'thresholds'
+    FROM segments AS s
+    JOIN metric_rules AS r ON r.metric = s.metric AND r.scale = 'thresholds'
+    JOIN metric_values AS v
+      ON v.metric = s.metric
+     AND ((s.k = 1 AND v.value < s.x0) OR (v.value >= s.x0 AND (s.x1 IS NULL OR v.value < s.x1)))
+    WHERE v.value IS NOT NULL
 ),
 scored AS (
     SELECT * FROM percentile
