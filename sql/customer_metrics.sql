@@ -30,9 +30,9 @@ ruled AS (
     WHERE v.value IS NOT NULL
 ),
 -- Both scales carry the customer's row along, so the scores need no join back to it. The
--- windows run over the rows in goodness order and hold none of them: the customers tied
--- with a row are those up to it with its goodness (the running count includes them) less
--- those strictly worse (its rank - 1), and n comes from the count per metric.
+-- windows read the rows in goodness order, holding none of them: the customers tied with
+-- a row are n less those strictly worse (its rank up) and strictly better (its rank down),
+-- and n is the count per metric.
 customers_per_metric AS (
     SELECT metric, COUNT(*) AS n FROM ruled WHERE scale = 'percentile' GROUP BY metric
 ),
@@ -44,7 +44,7 @@ ranked AS (
         value,
         weight,
         RANK() OVER (PARTITION BY metric ORDER BY goodness) - 1 AS worse,
-        COUNT(*) OVER (PARTITION BY metric ORDER BY goodness) AS up_to_tied
+        RANK() OVER (PARTITION BY metric ORDER BY goodness DESC) - 1 AS better
     FROM ruled
     WHERE scale = 'percentile'
 ),
@@ -55,7 +55,7 @@ percentile AS (
         r.metric,
         r.value,
         r.weight,
-        100.0 * (r.worse + (r.up_to_tied - r.worse) / 2.0) / c.n AS score
+        100.0 * (r.worse + (c.n - r.worse - r.better) / 2.0) / c.n AS score
     FROM customers_per_metric AS c
     JOIN ranked AS r ON r.metric = c.metric
 ),
