@@ -18,6 +18,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use tokio::runtime::Runtime;
 
 use super::build_side;
+use super::whole_days;
 
 use crate::config::Cluster;
 
@@ -156,6 +157,7 @@ impl Engine {
             .with_runtime_env(self.env.clone())
             .with_default_features()
             .with_physical_optimizer_rules(build_side::physical_rules())
+            .with_optimizer_rules(whole_days::optimizer_rules())
             .build()
     }
 

@@ -25,6 +25,7 @@ mod rules;
 mod scored;
 pub mod shipped;
 mod sources;
+mod whole_days;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
