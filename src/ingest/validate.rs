@@ -140,7 +140,9 @@ fn typed(field: &Field, column: &str, dtype: &DataType, cfg: &SourceConfig) -> E
                         format: Some(f.as_str().into()),
                         strict: false,
                         exact: true,
-                        cache: true,
+                        // Exports hold more distinct dates than polars' cache keeps, and a
+                        // cache that keeps evicting costs more than parsing each value anew.
+                        cache: false,
                     })
                 })
                 .collect();
