@@ -52,16 +52,8 @@ rhythm AS (
         CAST(recent_invoices - earlier_invoices AS DOUBLE) AS invoice_trend
     FROM customer_period
 ),
--- Trends: the last 90 days against the 90 days before them (invoices: invoice_trend above).
-touch_trend AS (
-    SELECT
-        as_of,
-        customer_id,
-        COUNT(*) FILTER (WHERE activity_date > as_of - 90)
-          - COUNT(*) FILTER (WHERE activity_date <= as_of - 90 AND activity_date > as_of - 180) AS touch_trend
-    FROM activities
-    GROUP BY as_of, customer_id
-),
+-- Trends are the last 90 days against the 90 days before them: invoice_trend above, and
+-- touch_trend from customer_activity's counts.
 complaints AS (
     SELECT as_of, customer_id, COUNT(*) AS recent_complaints
     FROM tickets
@@ -102,13 +94,13 @@ SELECT
     m.avg_days_late,
     m.open_severe_tickets,
     COALESCE(r.invoice_trend, 0) AS invoice_trend,
-    CAST(COALESCE(tt.touch_trend, 0) AS DOUBLE) AS touch_trend,
+    CAST(COALESCE(ca.touches_last_90 - ca.touches_prior_90, 0) AS DOUBLE) AS touch_trend,
     CAST(COALESCE(c.recent_complaints, 0) AS DOUBLE) AS recent_complaints
 FROM customer_features AS f
 CROSS JOIN params AS p
 LEFT JOIN m ON m.as_of = f.as_of AND m.customer_id = f.customer_id
 LEFT JOIN rhythm AS r ON r.as_of = f.as_of AND r.customer_id = f.customer_id
-LEFT JOIN touch_trend AS tt ON tt.as_of = f.as_of AND tt.customer_id = f.customer_id
+LEFT JOIN customer_activity AS ca ON ca.as_of = f.as_of AND ca.customer_id = f.customer_id
 LEFT JOIN complaints AS c ON c.as_of = f.as_of AND c.customer_id = f.customer_id
 -- Not lost (the rule of customer_health.sql): no CRM churn date, not silent too long.
 WHERE f.churn_date IS NULL AND NOT COALESCE(f.days_inactive > p.lost_after_days, FALSE)

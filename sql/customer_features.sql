@@ -17,11 +17,6 @@ WITH customers AS (
     SELECT as_of, customer_id FROM accounts
     UNION
     SELECT as_of, customer_id FROM customer_period WHERE last_invoice_date IS NOT NULL
-),
-touches AS (
-    SELECT as_of, customer_id, MAX(activity_date) AS last_activity_date
-    FROM activities
-    GROUP BY as_of, customer_id
 )
 SELECT
     c.customer_id,
@@ -31,7 +26,7 @@ SELECT
     CAST(ROUND(COALESCE(pu.period_revenue, 0), 2) AS DOUBLE) AS monetary,
     pu.first_invoice_date,
     pu.last_invoice_date,
-    t.last_activity_date,
+    ca.last_activity_date,
     a.name,
     a.industry,
     a.region,
@@ -40,8 +35,8 @@ SELECT
     a.status,
     a.churn_date,
     CAST(c.as_of AS INT)
-        - CAST(COALESCE(GREATEST(pu.last_invoice_date, t.last_activity_date), a.signup_date) AS INT) AS days_inactive
+        - CAST(COALESCE(GREATEST(pu.last_invoice_date, ca.last_activity_date), a.signup_date) AS INT) AS days_inactive
 FROM customers AS c
 LEFT JOIN customer_period AS pu ON pu.as_of = c.as_of AND pu.customer_id = c.customer_id
-LEFT JOIN touches AS t ON t.as_of = c.as_of AND t.customer_id = c.customer_id
+LEFT JOIN customer_activity AS ca ON ca.as_of = c.as_of AND ca.customer_id = c.customer_id
 LEFT JOIN accounts AS a ON a.as_of = c.as_of AND a.customer_id = c.customer_id

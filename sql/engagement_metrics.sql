@@ -5,27 +5,19 @@
 --   response_hours         average hours to answer the customer, in the window
 --   decision_maker_reach   share of the window's activities that reached an executive
 --   days_since_last_touch  days from the last activity to as_of
--- A fact model: keyed by as_of and customer_id, hours averaged exactly (see
+-- A fact model: keyed by as_of and customer_id, over customer_activity.sql (see
 -- customer_features.sql).
-WITH per_customer AS (
+WITH known AS (
     SELECT
-        a.as_of,
-        a.customer_id,
-        COUNT(*) FILTER (WHERE a.activity_date > a.as_of - p.recent_days) AS recent_touches,
-        AVG(CAST(a.response_hours AS DECIMAL(38, 6))) FILTER (WHERE a.activity_date > a.as_of - p.window_days)
-            AS response_hours,
-        AVG(CASE WHEN a.contact_level = 'executive' THEN 1.0 ELSE 0.0 END)
-            FILTER (WHERE a.activity_date > a.as_of - p.window_days AND a.contact_level IS NOT NULL) AS executive_share,
-        CAST(a.as_of AS INT) - CAST(MAX(a.activity_date) AS INT) AS days_since_last
-    FROM activities AS a
-    CROSS JOIN params AS p
-    GROUP BY a.as_of, a.customer_id
-),
-known AS (
-    SELECT f.as_of, f.customer_id, pc.recent_touches, pc.response_hours, pc.executive_share, pc.days_since_last
+        f.as_of,
+        f.customer_id,
+        ca.recent_touches,
+        ca.response_hours,
+        ca.executive_share,
+        CAST(ca.as_of AS INT) - CAST(ca.last_activity_date AS INT) AS days_since_last
     FROM customer_features AS f
     JOIN sources AS s ON s.source = 'activities' AND s.present
-    LEFT JOIN per_customer AS pc ON pc.as_of = f.as_of AND pc.customer_id = f.customer_id
+    LEFT JOIN customer_activity AS ca ON ca.as_of = f.as_of AND ca.customer_id = f.customer_id
 ),
 -- One pass: each customer's figures are crossed with the list of metrics. (A UNION ALL of
 -- one SELECT per metric over `known` would aggregate the activities once per metric.)

@@ -9,11 +9,12 @@ macro_rules! shipped {
 }
 
 /// Each shipped model: its name (the table it produces) and its SQL.
-pub const SHIPPED: [(&str, &str); 18] = shipped![
+pub const SHIPPED: [(&str, &str); 19] = shipped![
     "alert_events",
     "alerts",
     "churn_features",
     "churn_labels",
+    "customer_activity",
     "customer_dimensions",
     "customer_features",
     "customer_health",
