@@ -10,7 +10,6 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -18,6 +17,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use tokio::runtime::Runtime;
 
 use super::build_side;
+use super::memory::LendingPool;
 use super::whole_days;
 
 use crate::config::Cluster;
@@ -66,7 +66,7 @@ impl Engine {
             .context("starting the async runtime")?;
         let mut env = RuntimeEnvBuilder::new();
         if let Some(limit) = options.memory_limit {
-            env = env.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+            env = env.with_memory_pool(Arc::new(LendingPool::new(limit)));
         }
         if let Some(dir) = &options.spill_dir {
             std::fs::create_dir_all(dir)

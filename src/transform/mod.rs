@@ -18,6 +18,7 @@ pub mod data_tests;
 pub mod diff;
 mod engine;
 mod memo;
+mod memory;
 pub mod models;
 pub mod outputs;
 pub mod rows;
