@@ -44,11 +44,16 @@ impl TableSink for Drafts {
 
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
         let file = match kind {
-            TableKind::Published => {
-                ParquetFile::create(table, &self.drafts.table_file(table, self.as_of), schema, true, Some(self.as_of))?
-            }
+            TableKind::Published => ParquetFile::create(
+                table,
+                &self.drafts.table_file(table, self.as_of),
+                schema,
+                true,
+                Some(self.as_of),
+                kind,
+            )?,
             TableKind::Saved | TableKind::Work => {
-                ParquetFile::create(table, &self.work_file(table), schema, false, None)?
+                ParquetFile::create(table, &self.work_file(table), schema, false, None, kind)?
             }
         };
         Ok(Box::new(file))

@@ -98,7 +98,7 @@ impl TableSink for Staging {
 
     fn create(&self, table: &str, schema: SchemaRef, kind: TableKind) -> Result<Box<dyn TableWriter + '_>> {
         let partition = (kind == TableKind::Published).then_some(self.as_of);
-        Ok(Box::new(ParquetFile::create(table, &self.place(table, kind), schema, false, partition)?))
+        Ok(Box::new(ParquetFile::create(table, &self.place(table, kind), schema, false, partition, kind)?))
     }
 
     fn adopt(&self, table: &str, file: &Path, kind: TableKind) -> Result<Written> {

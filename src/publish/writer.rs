@@ -24,7 +24,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use super::encoder::Encoder;
 use crate::canonical;
 use crate::layout::PARTITION_COLUMN;
-use crate::table::{Batches, Table, TableWriter, Written};
+use crate::table::{Batches, Table, TableKind, TableWriter, Written};
 
 /// A table being written to one Parquet file. With `atomic`, it is written beside its
 /// path and renamed into place when finished, so readers find the old file or the new one.
@@ -47,6 +47,7 @@ impl ParquetFile {
         schema: SchemaRef,
         atomic: bool,
         partition: Option<NaiveDate>,
+        kind: TableKind,
     ) -> Result<ParquetFile> {
         let dir = path.parent().context("a table file lives in a folder")?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -63,7 +64,7 @@ impl ParquetFile {
             schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
         }
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_compression(compression(kind))
             .set_statistics_enabled(EnabledStatistics::Page)
             .build();
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
@@ -129,6 +130,16 @@ pub fn temporary(path: &Path) -> PathBuf {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
     PathBuf::from(tmp)
+}
+
+/// Tables that are kept (published, bronze, saved facts) in zstd, small for the nights
+/// they are kept; a run's working tables, written and read back within the run, in LZ4,
+/// which costs less CPU to write and to read.
+fn compression(kind: TableKind) -> Compression {
+    match kind {
+        TableKind::Published | TableKind::Saved => Compression::ZSTD(ZstdLevel::default()),
+        TableKind::Work => Compression::LZ4_RAW,
+    }
 }
 
 fn needs_plain(t: &DataType) -> bool {
@@ -230,8 +241,9 @@ mod tests {
         let day = canonical::epoch_days(date);
         let layout = crate::layout::OutputLayout::new(dir.path().to_path_buf());
         let path = layout.table_file("t", date);
-        let mut file: Box<dyn TableWriter> =
-            Box::new(ParquetFile::create("t", &path, batch(&[]).schema(), false, Some(date)).unwrap());
+        let mut file: Box<dyn TableWriter> = Box::new(
+            ParquetFile::create("t", &path, batch(&[]).schema(), false, Some(date), TableKind::Published).unwrap(),
+        );
         file.write(&batch(&[day, day])).unwrap();
         file.finish().unwrap();
         let table = read_table("t", &path).unwrap();
@@ -239,8 +251,29 @@ mod tests {
         assert_eq!(table.batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
 
         let other = layout.partition_dir("t", date).join("other.parquet");
-        let mut file = ParquetFile::create("t", &other, batch(&[]).schema(), false, Some(date)).unwrap();
+        let mut file =
+            ParquetFile::create("t", &other, batch(&[]).schema(), false, Some(date), TableKind::Published).unwrap();
         let err = file.write(&batch(&[day, day - 1])).unwrap_err().to_string();
         assert!(err.contains("as_of 2026-06-29") && err.contains("partition of 2026-06-30"), "{err}");
+    }
+
+    #[test]
+    fn kept_tables_are_zstd_and_working_tables_lz4() {
+        let dir = tempfile::tempdir().unwrap();
+        for (kind, expected) in [
+            (TableKind::Published, Compression::ZSTD(ZstdLevel::default())),
+            (TableKind::Saved, Compression::ZSTD(ZstdLevel::default())),
+            (TableKind::Work, Compression::LZ4_RAW),
+        ] {
+            let path = dir.path().join(format!("{kind:?}.parquet"));
+            let mut file = ParquetFile::create("t", &path, batch(&[]).schema(), false, None, kind).unwrap();
+            file.write(&batch(&[1, 2])).unwrap();
+            Box::new(file).finish().unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+            let column = reader.metadata().row_group(0).column(0).compression();
+            // The footer keeps the codec, not its level.
+            let same = matches!((column, expected), (Compression::ZSTD(_), Compression::ZSTD(_))) || column == expected;
+            assert!(same, "{kind:?}: {column:?}");
+        }
     }
 }
