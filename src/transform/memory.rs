@@ -39,6 +39,16 @@ struct Held {
     unspillable: usize,
 }
 
+impl Held {
+    /// The count of bytes held by operators that can spill, or by those that cannot.
+    fn bytes(&mut self, can_spill: bool) -> &mut usize {
+        match can_spill {
+            true => &mut self.spillable,
+            false => &mut self.unspillable,
+        }
+    }
+}
+
 impl LendingPool {
     pub fn new(budget: usize) -> LendingPool {
         LendingPool { budget, state: Mutex::new(Held::default()) }
@@ -74,19 +84,13 @@ impl MemoryPool for LendingPool {
     }
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
-        let mut held = self.held();
-        match reservation.consumer().can_spill() {
-            true => held.spillable += additional,
-            false => held.unspillable += additional,
-        }
+        *self.held().bytes(reservation.consumer().can_spill()) += additional;
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
         let mut held = self.held();
-        match reservation.consumer().can_spill() {
-            true => held.spillable = held.spillable.saturating_sub(shrink),
-            false => held.unspillable = held.unspillable.saturating_sub(shrink),
-        }
+        let bytes = held.bytes(reservation.consumer().can_spill());
+        *bytes = bytes.saturating_sub(shrink);
     }
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
@@ -111,10 +115,7 @@ impl MemoryPool for LendingPool {
                 self.budget
             )));
         }
-        match spills {
-            true => held.spillable += additional,
-            false => held.unspillable += additional,
-        }
+        *held.bytes(spills) += additional;
         Ok(())
     }
 

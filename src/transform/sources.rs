@@ -176,7 +176,7 @@ mod tests {
     /// mode, which it picks for a column it knows to be constant, that took ten times as long.
     #[test]
     fn the_date_of_a_view_is_no_sort_order_to_group_by() {
-        let engine = Engine::new(super::super::EngineOptions::default()).unwrap();
+        let engine = Engine::new(crate::transform::EngineOptions::default()).unwrap();
         let ctx = engine.session().unwrap();
         let source = canonical::source("relationship_assessments").unwrap();
         let date = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
