@@ -52,8 +52,10 @@ impl TableSink for Drafts {
                 Some(self.as_of),
                 kind,
             )?,
+            // Kept by a run, a model's table is only a step of the re-score here: a working
+            // table, in the working tables' faster codec.
             TableKind::Saved | TableKind::Work => {
-                ParquetFile::create(table, &self.work_file(table), schema, false, None, kind)?
+                ParquetFile::create(table, &self.work_file(table), schema, false, None, TableKind::Work)?
             }
         };
         Ok(Box::new(file))
