@@ -99,10 +99,13 @@ pub struct SavedFacts {
     pub tests: BTreeMap<String, SavedTest>,
 }
 
-/// One data test's result and the digest of what it read.
+/// One data test's result, the digest of what it read and the digest of the test itself
+/// (empty in runs saved before it was kept: such a result holds only over the same tables).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedTest {
     pub digest: String,
+    #[serde(default)]
+    pub definition: String,
     pub result: DataTestResult,
 }
 

@@ -93,7 +93,7 @@ pub mod exit {
 pub struct DataTestsFailed(String);
 
 /// Runs the pipeline's data tests over `scored`, taking from `saved` the result of a test
-/// over the same tables.
+/// over the same tables, or over the same values of the columns it reads.
 fn test_data(
     engine: &Engine,
     pipeline: &Pipeline,
@@ -101,7 +101,32 @@ fn test_data(
     inputs: &Inputs,
     saved: &BTreeMap<String, SavedTest>,
 ) -> Result<Tested> {
-    transform::data_tests::run(engine, &pipeline.tests, &scored.testable(inputs), &scored.digests(), saved)
+    let testable = scored.testable(inputs);
+    let digests = scored.digests();
+    let saved_over = saved_tables(inputs, &testable, &digests);
+    transform::data_tests::run(engine, &pipeline.tests, &testable, &digests, saved, &saved_over)
+}
+
+/// The tables of the run a re-score reads, by the names data tests know them by
+/// (customer_health: the published one, with the churn columns); none in a run. A table
+/// with the run's very fingerprint is named by its file in `testable`: the same content.
+fn saved_tables(
+    inputs: &Inputs,
+    testable: &[(String, PathBuf)],
+    digests: &BTreeMap<String, String>,
+) -> BTreeMap<String, PathBuf> {
+    let Some(saved) = &inputs.saved else { return BTreeMap::new() };
+    let mut tables = inputs.bronze.clone();
+    for (model, table) in saved.iter().filter(|(model, _)| *model != HEALTH) {
+        let name = if model == transform::models::SCORED { HEALTH } else { model.as_str() };
+        let now = testable.iter().find(|(n, _)| n == name).map(|(_, path)| path);
+        let file = match now {
+            Some(now) if digests.get(name) == Some(&table.fingerprint.digest) => now,
+            _ => &table.file,
+        };
+        tables.insert(name.to_string(), file.clone());
+    }
+    tables
 }
 
 /// One data test's failure, for a person.

@@ -448,7 +448,7 @@ fn print_failed_data_tests(results: &[crate::manifest::DataTestResult], reused: 
     let count = |status: &str| results.iter().filter(|r| r.status == status).count();
     let reused = match reused {
         0 => String::new(),
-        n => format!(" ({n} of them the run's results: the tables they test are unchanged)"),
+        n => format!(" ({n} of them the run's results: the columns they test are unchanged)"),
     };
     println!("  data tests: {} passed, {} failed, {} skipped{reused}", count("pass"), count("fail"), count("skipped"));
     for r in results.iter().filter(|r| r.failed()) {

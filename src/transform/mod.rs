@@ -23,6 +23,7 @@ pub mod models;
 pub mod outputs;
 pub mod rows;
 mod rules;
+mod same_column;
 mod scored;
 pub mod shipped;
 mod sources;
