@@ -188,10 +188,10 @@ async fn failing(ctx: &SessionContext, test: &DataTest) -> Result<(u64, Vec<Stri
     let column = test.column.as_deref().map(quoted).unwrap_or_default();
     let has_customer = match &test.check {
         Check::Sql { .. } => false,
-        _ => ctx.table(test.table.as_str()).await?.schema().has_column_with_unqualified_name("customer_id"),
+        _ => ctx.table(test.table.as_str()).await?.schema().has_column_with_unqualified_name(CUSTOMER),
     };
     let key = match has_customer {
-        true => "CAST(customer_id AS VARCHAR)".to_string(),
+        true => format!("CAST({CUSTOMER} AS VARCHAR)"),
         false => format!("CAST({column} AS VARCHAR)"),
     };
     let rows_where = |condition: String| format!("SELECT {key} AS key FROM {table} WHERE {condition}");

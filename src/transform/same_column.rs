@@ -1,6 +1,7 @@
 //! Whether a column holds the same values, row for row, in two Parquet files: what lets a
 //! re-score keep a data test's result when the table it tests was computed again but the
 //! columns the test reads did not change (a new weight moves health scores, not customer ids).
+//! Also the one reader of a single column of a table's file.
 
 use std::fs::File;
 use std::path::Path;
@@ -16,15 +17,16 @@ pub fn same_column(a: &Path, b: &Path, column: &str) -> Result<bool> {
     if a == b {
         return Ok(true);
     }
-    let (a, b) = match (column_of(a, column)?, column_of(b, column)?) {
+    let (a, b) = match (column_reader(a, column)?, column_reader(b, column)?) {
         (None, None) => return Ok(true),
         (Some(a), Some(b)) => (a, b),
         _ => return Ok(false),
     };
-    if a.0 != b.0 {
+    let rows = |r: &ParquetRecordBatchReaderBuilder<File>| r.metadata().file_metadata().num_rows();
+    if rows(&a) != rows(&b) {
         return Ok(false);
     }
-    let (mut a, mut b) = (Values::new(a.1), Values::new(b.1));
+    let (mut a, mut b) = (Values::new(a.build()?), Values::new(b.build()?));
     // The files' batches need not end at the same rows: compare the overlap of the two
     // current batches, then go on with what is left of each.
     loop {
@@ -43,14 +45,13 @@ pub fn same_column(a: &Path, b: &Path, column: &str) -> Result<bool> {
     }
 }
 
-/// The rows of `file` and a reader of its `column` alone; None without such a column.
-fn column_of(file: &Path, column: &str) -> Result<Option<(i64, ParquetRecordBatchReader)>> {
+/// A reader of `file` that reads its `column` alone; None without such a column.
+pub(super) fn column_reader(file: &Path, column: &str) -> Result<Option<ParquetRecordBatchReaderBuilder<File>>> {
     let opened = File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(opened)?;
     let Ok(index) = builder.schema().index_of(column) else { return Ok(None) };
-    let rows = builder.metadata().file_metadata().num_rows();
     let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-    Ok(Some((rows, builder.with_projection(mask).build()?)))
+    Ok(Some(builder.with_projection(mask)))
 }
 
 /// A column's values, batch by batch, with the rows of the current batch not yet compared.

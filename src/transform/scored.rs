@@ -15,8 +15,8 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatc
 use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::arrow::ProjectionMask;
 
+use super::same_column;
 use crate::canonical;
 use crate::table::{TableKind, TableSink, Written};
 
@@ -111,11 +111,9 @@ impl<'a> ScoresOf<'a> {
 
 /// Whether the customer_id column of the file `health` strictly ascends, without nulls.
 fn in_customer_order(health: &Path, batch_rows: usize) -> Result<bool> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(open(health)?)?;
-    let Ok(column) = builder.schema().index_of(CUSTOMER) else { return Ok(false) };
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
+    let Some(ids) = same_column::column_reader(health, CUSTOMER)? else { return Ok(false) };
     let mut last: Option<String> = None;
-    for batch in builder.with_projection(mask).with_batch_size(batch_rows).build()? {
+    for batch in ids.with_batch_size(batch_rows).build()? {
         let ids = cast(batch?.column(0), &DataType::Utf8)?;
         let ids = ids.as_string::<i32>();
         if ids.null_count() > 0 {
